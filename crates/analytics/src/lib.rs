@@ -1,0 +1,1 @@
+//! jevons-analytics (work in progress).

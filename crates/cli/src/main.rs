@@ -1,0 +1,2 @@
+//! The `jevons` binary.
+fn main() {}

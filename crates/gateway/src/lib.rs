@@ -1,0 +1,1 @@
+//! jevons-gateway (work in progress).

@@ -1,0 +1,1 @@
+//! jevons-ledger (work in progress).

@@ -1,0 +1,1 @@
+//! jevons-mock (work in progress).

@@ -1,0 +1,1 @@
+//! jevons-policy (work in progress).

@@ -1,0 +1,1 @@
+//! jevons-pricing (work in progress).

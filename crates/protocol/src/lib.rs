@@ -1,0 +1,1 @@
+//! jevons-protocol (work in progress).

@@ -1,0 +1,1 @@
+//! jevons-routing (work in progress).
