@@ -1,0 +1,15 @@
+//! `jevons config` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons config`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons config' is not built yet")
+}

@@ -1,0 +1,15 @@
+//! `jevons keys` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons keys`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons keys' is not built yet")
+}

@@ -1,0 +1,15 @@
+//! `jevons ledger` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons ledger`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons ledger' is not built yet")
+}

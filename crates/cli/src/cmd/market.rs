@@ -1,0 +1,15 @@
+//! `jevons market` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons market`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons market' is not built yet")
+}

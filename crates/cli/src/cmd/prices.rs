@@ -1,0 +1,15 @@
+//! `jevons prices` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons prices`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons prices' is not built yet")
+}

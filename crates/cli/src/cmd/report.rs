@@ -1,0 +1,15 @@
+//! `jevons report` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons report`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons report' is not built yet")
+}

@@ -1,0 +1,15 @@
+//! `jevons simulate` (not built yet).
+
+use clap::Subcommand;
+
+/// Subcommands of `jevons simulate`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+/// Runs the command.
+pub fn run(_cmd: Command) -> anyhow::Result<()> {
+    anyhow::bail!("'jevons simulate' is not built yet")
+}
