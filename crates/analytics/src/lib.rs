@@ -1,1 +1,4 @@
-//! jevons-analytics (work in progress).
+//! jevons-analytics: reports and unit economics from the ledger, and market analytics over
+//! the price catalog.
+
+pub mod market;

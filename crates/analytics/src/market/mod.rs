@@ -1,0 +1,1 @@
+//! Market analytics over the price catalog (work in progress).

@@ -1,0 +1,1 @@
+//! Agentic load generator (work in progress).

@@ -1,0 +1,1 @@
+//! Mock OpenAI/Anthropic-format providers (work in progress).
