@@ -1,1 +1,6 @@
-//! jevons-gateway (work in progress).
+//! jevons-gateway: the HTTP server and the request phases
+//! (`authenticate → attribute → resolve_policy → admit → route → forward → meter → settle →
+//! record → respond`), the admin API and metrics.
+
+pub mod config;
+pub mod error;
