@@ -1,0 +1,408 @@
+//! Admission, the call the gateway makes before forwarding: task caps, then the
+//! reservation across every budget the request falls under (clamping output tokens to
+//! what the tightest hard budget can pay for), then rate limits — all or nothing.
+//! The returned [`Admission`] must end in `settle` (or `release`); dropping it releases.
+
+use std::sync::Arc;
+
+use jevons_core::{Attribution, Money};
+use parking_lot::Mutex;
+
+use crate::config::{BudgetMode, SoftAction};
+use crate::output_cap::{OutputLearner, Samples};
+use crate::policy::{Compiled, Inner, Policy, RateUnit, SEP};
+use crate::rate_card::RateCard;
+use crate::refusal::Refusal;
+use crate::refusals;
+use crate::store::{BudgetLine, Handle, RateLine, RateRule, ReserveAsk, TaskCheck};
+use crate::window::{Window, WindowBounds};
+
+/// What the gateway knows about a request before forwarding it.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmitRequest<'a> {
+    /// Who and what it is for.
+    pub attribution: &'a Attribution,
+    /// Public model name (the route).
+    pub model: &'a str,
+    /// Prompt tokens, counted or bounded from above (hard budgets rely on this bound).
+    pub input_tokens_upper_bound: u64,
+    /// The client's `max_tokens` / `max_completion_tokens`, if any.
+    pub requested_max_output: Option<u64>,
+    /// Worst-case per-token prices of the deployment(s) the request may reach.
+    pub price: RateCard,
+    /// Hash of the normalized request (identical retries, loop detection).
+    pub request_hash: u64,
+}
+
+/// An admitted request. End it exactly once with [`Admission::settle`] (or
+/// [`Policy::settle`]) — on success, error, disconnect or fallback — or
+/// [`Admission::release`] when it was never forwarded. Dropping it releases.
+#[derive(Debug)]
+#[must_use = "an Admission must be settled (or released) when the request ends"]
+pub struct Admission {
+    /// Output tokens reserved: forward this as `max_tokens` when `clamped`.
+    pub max_output_tokens: u64,
+    /// True when the forwarded max_tokens must be set to `max_output_tokens` (the client
+    /// sent none, or more): the gateway says so in a header.
+    pub clamped: bool,
+    /// Money held on each budget.
+    pub reserved: Money,
+    /// A soft budget past its limit asks to route to this model instead.
+    pub degrade_to: Option<String>,
+    /// Soft-limit warnings for `x-jevons-budget-warning`.
+    pub warnings: Vec<String>,
+    live: Option<Live>,
+}
+
+#[derive(Debug)]
+struct Live {
+    inner: Arc<Inner>,
+    compiled: Arc<Compiled>,
+    budget_held: Vec<Handle>,
+    budget_windows: Vec<Window>,
+    /// `(handle, rule, unit, reserved cost)`.
+    rate_held: Vec<(Handle, RateRule, RateUnit, u64)>,
+    learner: Option<Arc<Mutex<Samples>>>,
+    input_tokens: u64,
+    output_tokens: u64,
+    reserved: Money,
+    admitted_ms: i64,
+}
+
+/// The result of settling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// What was held.
+    pub reserved: Money,
+    /// What was recorded as spent.
+    pub actual: Money,
+    /// `actual - reserved` when positive (the provider ignored max_tokens, or the input
+    /// bound was wrong): recorded truthfully, reported here and in a warning log.
+    pub overspend: Money,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum LineMeta {
+    Budget(usize),
+    TaskUsd,
+}
+
+impl Policy {
+    /// Decides whether a request may be forwarded, and reserves for it. `now_ms` from
+    /// the injected clock.
+    // A refusal is the cold path and is turned into an HTTP response at once; boxing it
+    // would only cost the caller a deref.
+    #[allow(clippy::result_large_err)]
+    pub fn admit(&self, req: &AdmitRequest<'_>, now_ms: i64) -> Result<Admission, Refusal> {
+        let c = self.compiled();
+        let inner = &self.inner;
+        let attr = req.attribution;
+
+        // 1. Task caps (calls, depth, retries, loops, wall time) — recorded now, undone on refusal.
+        let mut task_held = None;
+        let mut task_usd = Money::ZERO;
+        if let Some(task) = attr.task.as_deref().filter(|t| !t.is_empty()) {
+            let caps = c.config.task_caps.resolve(&attr.key_id, &attr.team);
+            task_usd = caps
+                .max_usd
+                .and_then(|d| Money::from_usd(d).ok())
+                .unwrap_or(Money::ZERO);
+            let check = TaskCheck {
+                task,
+                parent: attr.parent_task.as_deref().filter(|p| !p.is_empty()),
+                limits: refusals::task_limits(&caps),
+                request_hash: req.request_hash,
+                now_ms,
+            };
+            match inner.store.task_admit(&check) {
+                Ok(h) => task_held = Some(h),
+                Err(s) => return Err(refusals::task(task, &s)),
+            }
+        }
+        let rollback_task = |h: &Option<Handle>| {
+            if let Some(h) = h {
+                inner.store.task_rollback(h, req.request_hash, now_ms);
+            }
+        };
+
+        // 2. Output tokens wanted: min(client max_tokens, route cap).
+        let oc = &c.config.output_caps;
+        let learner = oc.learn.then(|| {
+            inner
+                .learner
+                .cell(&format!("{}{SEP}{}", req.model, attr.key_id))
+        });
+        let route_cap = OutputLearner::cap(oc, req.model, learner.as_deref());
+        let want = req
+            .requested_max_output
+            .map_or(route_cap, |r| r.min(route_cap));
+
+        // 3. Budget lines, reserved all-or-nothing.
+        let mut keys = String::with_capacity(128);
+        let mut spans = Vec::with_capacity(c.budgets.len() + 1);
+        let mut metas = Vec::with_capacity(c.budgets.len() + 1);
+        for (i, b) in c.budgets.iter().enumerate() {
+            if let Some(v) = b.spec.scope.applies_to(attr) {
+                let start = keys.len();
+                keys.push_str(&b.prefix);
+                keys.push_str(v);
+                spans.push((start, keys.len()));
+                metas.push(LineMeta::Budget(i));
+            }
+        }
+        if let (Some(task), true) = (attr.task.as_deref(), task_usd > Money::ZERO) {
+            let start = keys.len();
+            keys.push('t');
+            keys.push(SEP);
+            keys.push_str(task);
+            spans.push((start, keys.len()));
+            metas.push(LineMeta::TaskUsd);
+        }
+        let mut windows = Vec::with_capacity(metas.len());
+        let lines: Vec<BudgetLine<'_>> = spans
+            .iter()
+            .zip(&metas)
+            .map(|(&(a, z), m)| {
+                let (limit, hard, window) = match *m {
+                    LineMeta::Budget(i) => {
+                        let b = &c.budgets[i];
+                        (b.limit, b.spec.mode == BudgetMode::Hard, b.spec.window)
+                    }
+                    LineMeta::TaskUsd => (task_usd, true, Window::Total),
+                };
+                windows.push(window);
+                BudgetLine {
+                    key: &keys[a..z],
+                    limit,
+                    hard,
+                    window: c.bounds(window, now_ms),
+                }
+            })
+            .collect();
+        let ask = ReserveAsk {
+            base: req.price.input_cost(req.input_tokens_upper_bound),
+            per_output_token: Money::from_pico(req.price.output_pico_per_token.max(0)),
+            max_output_tokens: want,
+            min_output_tokens: oc.min_output_tokens,
+        };
+        let reserved = match inner.store.reserve(&lines, &ask) {
+            Ok(r) => r,
+            Err(s) => {
+                rollback_task(&task_held);
+                let line = &lines[s.line];
+                let value = &line.key[spans_prefix_len(&c, metas[s.line], attr)..];
+                return Err(match metas[s.line] {
+                    LineMeta::Budget(i) => {
+                        refusals::budget(&c.budgets[i], value, line, &s.state, &ask)
+                    }
+                    LineMeta::TaskUsd => refusals::task_usd(value, line.limit, &s.state, &ask),
+                });
+            }
+        };
+        let budget_windows: Vec<WindowBounds> = lines.iter().map(|l| l.window).collect();
+
+        // 4. Rate limits, with the clamped token count and the reserved dollars.
+        let tokens = req
+            .input_tokens_upper_bound
+            .saturating_add(reserved.output_tokens);
+        let usd = u64::try_from(reserved.amount.pico()).unwrap_or(0);
+        let mut rkeys = String::new();
+        let mut rspans = Vec::new();
+        for (ri, r) in c.rates.iter().enumerate() {
+            if let Some(v) = r.scope.applies_to(attr) {
+                for (j, (unit, _, _, prefix)) in r.rules.iter().enumerate() {
+                    let start = rkeys.len();
+                    rkeys.push_str(prefix);
+                    rkeys.push_str(v);
+                    let cost = match unit {
+                        RateUnit::Requests | RateUnit::Concurrent => 1,
+                        RateUnit::Tokens => tokens,
+                        RateUnit::Usd => usd,
+                    };
+                    rspans.push((start, rkeys.len(), ri, j, cost));
+                }
+            }
+        }
+        let rlines: Vec<RateLine<'_>> = rspans
+            .iter()
+            .map(|&(a, z, ri, j, cost)| RateLine {
+                key: &rkeys[a..z],
+                rule: c.rates[ri].rules[j].1,
+                cost,
+            })
+            .collect();
+        let rate_handles = if rlines.is_empty() {
+            Vec::new()
+        } else {
+            match inner.store.rate_acquire(&rlines, now_ms) {
+                Ok(h) => h,
+                Err(s) => {
+                    inner.store.settle(
+                        &reserved.held,
+                        &budget_windows,
+                        reserved.amount,
+                        Money::ZERO,
+                    );
+                    rollback_task(&task_held);
+                    let (a, z, ri, j, cost) = rspans[s.line];
+                    let r = &c.rates[ri];
+                    let value = &rkeys[a + r.rules[j].3.len()..z];
+                    return Err(refusals::rate(r, j, value, cost, &s));
+                }
+            }
+        };
+        let rate_held = rate_handles
+            .into_iter()
+            .zip(&rspans)
+            .map(|(h, &(_, _, ri, j, cost))| {
+                let (unit, rule, _, _) = &c.rates[ri].rules[j];
+                (h, *rule, *unit, cost)
+            })
+            .collect();
+
+        // 5. Soft budgets past their limit: degrade or warn.
+        let mut degrade_to = None;
+        let mut warnings = Vec::new();
+        for (k, over) in reserved.soft_over.iter().enumerate() {
+            if let (true, LineMeta::Budget(i)) = (*over, metas[k]) {
+                let b = &c.budgets[i];
+                let value = &lines[k].key[b.prefix.len()..];
+                let after = &reserved.after[k];
+                let mut w = format!(
+                    "budget '{}' ({}:{}) is past its soft limit: {} spent + {} reserved of {} per {}",
+                    b.spec.name, b.spec.scope.kind, value, after.settled, after.reserved, b.limit,
+                    b.spec.window.as_str()
+                );
+                if let BudgetMode::Soft(SoftAction::Degrade { model }) = &b.spec.mode {
+                    if degrade_to.is_none() && model != req.model {
+                        degrade_to = Some(model.clone());
+                        w.push_str(&format!("; degraded to {model}"));
+                    }
+                }
+                warnings.push(w);
+            }
+        }
+
+        let clamped = req
+            .requested_max_output
+            .is_none_or(|r| reserved.output_tokens < r);
+        Ok(Admission {
+            max_output_tokens: reserved.output_tokens,
+            clamped,
+            reserved: reserved.amount,
+            degrade_to,
+            warnings,
+            live: Some(Live {
+                inner: Arc::clone(&self.inner),
+                budget_held: reserved.held,
+                budget_windows: windows,
+                rate_held,
+                learner,
+                input_tokens: req.input_tokens_upper_bound,
+                output_tokens: reserved.output_tokens,
+                reserved: reserved.amount,
+                admitted_ms: now_ms,
+                compiled: c,
+            }),
+        })
+    }
+
+    /// Ends an admission with its true cost (see [`Admission::settle`]).
+    pub fn settle(
+        &self,
+        admission: Admission,
+        actual_cost: Money,
+        actual_output_tokens: u64,
+        now_ms: i64,
+    ) -> Settled {
+        admission.settle(actual_cost, actual_output_tokens, now_ms)
+    }
+}
+
+/// Length of the key prefix before the scope value for a line.
+fn spans_prefix_len(c: &Compiled, m: LineMeta, _a: &Attribution) -> usize {
+    match m {
+        LineMeta::Budget(i) => c.budgets[i].prefix.len(),
+        LineMeta::TaskUsd => 1 + SEP.len_utf8(),
+    }
+}
+
+impl Admission {
+    /// Replaces the reservation by the true cost on every budget, corrects token and
+    /// dollar rate counters, frees concurrency slots, and feeds the output-length learner.
+    /// Consumes the admission, so it cannot be settled twice.
+    pub fn settle(mut self, actual_cost: Money, actual_output_tokens: u64, now_ms: i64) -> Settled {
+        match self.live.take() {
+            Some(live) => live.finish(
+                actual_cost.max(Money::ZERO),
+                Some(actual_output_tokens),
+                now_ms,
+            ),
+            None => Settled {
+                reserved: Money::ZERO,
+                actual: Money::ZERO,
+                overspend: Money::ZERO,
+            },
+        }
+    }
+
+    /// Ends an admission whose request was never forwarded: nothing is spent.
+    pub fn release(mut self) {
+        if let Some(live) = self.live.take() {
+            let t = live.admitted_ms;
+            live.finish(Money::ZERO, None, t);
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            tracing::debug!(reserved = %live.reserved, "admission dropped without settle; released");
+            let t = live.admitted_ms;
+            live.finish(Money::ZERO, None, t);
+        }
+    }
+}
+
+impl Live {
+    fn finish(self, actual: Money, output_tokens: Option<u64>, now_ms: i64) -> Settled {
+        let windows: Vec<WindowBounds> = self
+            .budget_windows
+            .iter()
+            .map(|w| self.compiled.bounds(*w, now_ms.max(self.admitted_ms)))
+            .collect();
+        self.inner
+            .store
+            .settle(&self.budget_held, &windows, self.reserved, actual);
+        let out = output_tokens.unwrap_or(0);
+        for (h, rule, unit, cost) in &self.rate_held {
+            let actual_units = match unit {
+                RateUnit::Requests => continue,
+                RateUnit::Concurrent => 0,
+                RateUnit::Tokens => self.input_tokens.saturating_add(out),
+                RateUnit::Usd => u64::try_from(actual.pico()).unwrap_or(0),
+            };
+            self.inner
+                .store
+                .rate_finish(h, *rule, *cost, actual_units, now_ms);
+        }
+        if let (Some(cell), Some(n)) = (&self.learner, output_tokens) {
+            OutputLearner::record(&self.compiled.config.output_caps, cell, n);
+        }
+        let overspend = if actual > self.reserved {
+            actual - self.reserved
+        } else {
+            Money::ZERO
+        };
+        if overspend > Money::ZERO {
+            tracing::warn!(reserved = %self.reserved, actual = %actual, output_tokens = ?output_tokens, reserved_output_tokens = self.output_tokens,
+                "settled cost exceeds the reservation (upstream ignored max_tokens or the input bound was low)");
+        }
+        Settled {
+            reserved: self.reserved,
+            actual,
+            overspend,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Output caps: how many output tokens a request reserves when the client asks for none
+//! (or for more). A configured per-model cap wins; else a cap learned from the recent
+//! output lengths of that model and key (a high quantile plus headroom); else the default.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::OutputCaps;
+
+/// Recent output lengths kept per model + key.
+const RING: usize = 256;
+/// The learned cap is recomputed after this many new samples.
+const RECOMPUTE_EVERY: u32 = 16;
+
+/// Samples of one model + key.
+#[derive(Debug)]
+pub struct Samples {
+    ring: Vec<u32>,
+    pos: usize,
+    total: u64,
+    since: u32,
+    cap: Option<u64>,
+}
+
+impl Samples {
+    fn new() -> Self {
+        Samples {
+            ring: Vec::with_capacity(RING),
+            pos: 0,
+            total: 0,
+            since: 0,
+            cap: None,
+        }
+    }
+
+    fn record(&mut self, tokens: u64, cfg: &OutputCaps) {
+        let t = u32::try_from(tokens).unwrap_or(u32::MAX);
+        if self.ring.len() < RING {
+            self.ring.push(t);
+        } else {
+            self.ring[self.pos] = t;
+        }
+        self.pos = (self.pos + 1) % RING;
+        self.total += 1;
+        self.since += 1;
+        if self.total >= u64::from(cfg.learn_min_samples)
+            && (self.cap.is_none() || self.since >= RECOMPUTE_EVERY)
+        {
+            self.since = 0;
+            let mut v = self.ring.clone();
+            v.sort_unstable();
+            let idx = (v.len() * usize::from(cfg.learn_quantile_pct))
+                .div_ceil(100)
+                .clamp(1, v.len())
+                - 1;
+            let q = u64::from(v[idx]);
+            let with_headroom = q
+                .saturating_mul(u64::from(cfg.learn_headroom_pct))
+                .div_ceil(100);
+            self.cap = Some(with_headroom.clamp(1, cfg.max_learned_output_tokens.max(1)));
+        }
+    }
+}
+
+/// Learned caps for every model + key seen.
+#[derive(Debug, Default)]
+pub struct OutputLearner {
+    map: RwLock<HashMap<Box<str>, Arc<Mutex<Samples>>>>,
+}
+
+impl OutputLearner {
+    /// The samples cell for `key` (model + key id), created on first use.
+    pub fn cell(&self, key: &str) -> Arc<Mutex<Samples>> {
+        if let Some(c) = self.map.read().get(key) {
+            return Arc::clone(c);
+        }
+        Arc::clone(
+            self.map
+                .write()
+                .entry(key.into())
+                .or_insert_with(|| Arc::new(Mutex::new(Samples::new()))),
+        )
+    }
+
+    /// The output cap for `model` given its samples cell.
+    pub fn cap(cfg: &OutputCaps, model: &str, cell: Option<&Mutex<Samples>>) -> u64 {
+        if let Some(c) = cfg.per_model.get(model) {
+            return *c;
+        }
+        if cfg.learn {
+            if let Some(cap) = cell.and_then(|c| c.lock().cap) {
+                return cap;
+            }
+        }
+        cfg.default_max_output_tokens
+    }
+
+    /// Records an observed output length.
+    pub fn record(cfg: &OutputCaps, cell: &Mutex<Samples>, tokens: u64) {
+        if cfg.learn {
+            cell.lock().record(tokens, cfg);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learns_a_high_quantile_with_headroom() {
+        let cfg = OutputCaps::default();
+        let l = OutputLearner::default();
+        let c = l.cell("m\u{1f}k");
+        assert_eq!(
+            OutputLearner::cap(&cfg, "m", Some(&c)),
+            4096,
+            "default until enough samples"
+        );
+        for i in 0..96u64 {
+            OutputLearner::record(&cfg, &c, 400 + i); // 400..=495
+        }
+        // p99 of 96 samples is the 96th smallest... index ceil(96*0.99)-1 = 95 -> 495;
+        // +25% = 618.75 -> 619.
+        assert_eq!(OutputLearner::cap(&cfg, "m", Some(&c)), 619);
+        let mut fixed = cfg.clone();
+        fixed.per_model.insert("m".into(), 100);
+        assert_eq!(OutputLearner::cap(&fixed, "m", Some(&c)), 100);
+    }
+}

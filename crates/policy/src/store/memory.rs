@@ -1,0 +1,418 @@
+//! [`MemoryStore`]: the policy state in process. Sharded maps of cells, one
+//! `parking_lot::Mutex` per cell (budget line, rate counter, task). A request's lines are
+//! locked together in address order, so multi-line reservations are atomic and deadlock-free.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use jevons_core::Money;
+use parking_lot::{Mutex, MutexGuard, RwLock};
+
+use super::plan::plan_reservation;
+use super::task_state::{TaskCheck, TaskRecord, TaskShortfall};
+use super::{
+    BudgetLine, Handle, LineState, PolicyStore, RateLine, RateRule, RateShortfall, ReserveAsk,
+    Reserved, Shortfall,
+};
+use crate::window::WindowBounds;
+
+const SHARDS: usize = 64;
+
+/// One unit of state.
+#[derive(Debug)]
+pub struct Cell(Kind);
+
+#[derive(Debug)]
+enum Kind {
+    Budget(Mutex<BudgetCell>),
+    Rate(Mutex<RateCell>),
+    Task(Mutex<TaskRecord>),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct BudgetCell {
+    window: Option<WindowBounds>,
+    settled: Money,
+    reserved: Money,
+}
+
+impl BudgetCell {
+    /// Moves to `w` when it is a later window (spend of the old window is dropped;
+    /// reservations carry over: they settle into the window they end in).
+    fn roll(&mut self, w: WindowBounds) {
+        match self.window {
+            Some(cur) if cur.start_ms >= w.start_ms => {}
+            _ => {
+                if self.window.is_some() {
+                    self.settled = Money::ZERO;
+                }
+                self.window = Some(w);
+            }
+        }
+    }
+
+    fn state(&self) -> LineState {
+        LineState {
+            settled: self.settled,
+            reserved: self.reserved,
+            window_start_ms: self.window.map_or(i64::MIN, |w| w.start_ms),
+        }
+    }
+
+    /// State as seen in window `w` without mutating (a later window starts empty).
+    fn state_in(&self, w: WindowBounds) -> LineState {
+        let mut c = *self;
+        c.roll(w);
+        c.state()
+    }
+}
+
+#[derive(Debug, Default)]
+struct RateCell {
+    /// GCRA theoretical arrival time, in ms × `scale`.
+    tat: i128,
+    /// The `limit` `tat` is scaled by.
+    scale: u64,
+    in_flight: u64,
+    last_ms: i64,
+}
+
+struct Shards {
+    hasher: RandomState,
+    maps: Vec<RwLock<HashMap<Box<str>, Arc<Cell>>>>,
+}
+
+impl std::fmt::Debug for Shards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Shards({})",
+            self.maps.iter().map(|m| m.read().len()).sum::<usize>()
+        )
+    }
+}
+
+impl Shards {
+    fn new() -> Self {
+        Shards {
+            hasher: RandomState::new(),
+            maps: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &RwLock<HashMap<Box<str>, Arc<Cell>>> {
+        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
+        &self.maps[i]
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Cell>> {
+        self.shard(key).read().get(key).cloned()
+    }
+
+    fn get_or(&self, key: &str, make: impl FnOnce() -> Kind) -> Arc<Cell> {
+        let shard = self.shard(key);
+        if let Some(c) = shard.read().get(key) {
+            return Arc::clone(c);
+        }
+        Arc::clone(
+            shard
+                .write()
+                .entry(key.into())
+                .or_insert_with(|| Arc::new(Cell(make()))),
+        )
+    }
+
+    fn retain(&self, mut keep: impl FnMut(&str, &Cell) -> bool) {
+        for m in &self.maps {
+            m.write().retain(|k, c| keep(k, c));
+        }
+    }
+
+    fn scan(&self, prefix: &str) -> Vec<(String, Arc<Cell>)> {
+        let mut out = Vec::new();
+        for m in &self.maps {
+            for (k, c) in m.read().iter() {
+                if k.starts_with(prefix) {
+                    out.push((k.to_string(), Arc::clone(c)));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The in-process store.
+#[derive(Debug)]
+pub struct MemoryStore {
+    budgets: Shards,
+    rates: Shards,
+    tasks: Shards,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore {
+            budgets: Shards::new(),
+            rates: Shards::new(),
+            tasks: Shards::new(),
+        }
+    }
+
+    fn budget_cell(&self, key: &str) -> Arc<Cell> {
+        self.budgets
+            .get_or(key, || Kind::Budget(Mutex::new(BudgetCell::default())))
+    }
+}
+
+fn budget(c: &Cell) -> Option<&Mutex<BudgetCell>> {
+    match &c.0 {
+        Kind::Budget(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn rate(c: &Cell) -> Option<&Mutex<RateCell>> {
+    match &c.0 {
+        Kind::Rate(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Locks `cells` in address order; returns guards indexed like `cells`.
+fn lock_all<'a, T>(mutexes: &[&'a Mutex<T>]) -> Vec<MutexGuard<'a, T>> {
+    let mut order: Vec<usize> = (0..mutexes.len()).collect();
+    order.sort_by_key(|&i| std::ptr::from_ref(mutexes[i]) as usize);
+    let mut slots: Vec<Option<MutexGuard<'a, T>>> = (0..mutexes.len()).map(|_| None).collect();
+    for i in order {
+        slots[i] = Some(mutexes[i].lock());
+    }
+    slots.into_iter().flatten().collect()
+}
+
+impl PolicyStore for MemoryStore {
+    fn reserve(&self, lines: &[BudgetLine<'_>], ask: &ReserveAsk) -> Result<Reserved, Shortfall> {
+        let cells: Vec<Arc<Cell>> = lines.iter().map(|l| self.budget_cell(l.key)).collect();
+        let mutexes: Vec<&Mutex<BudgetCell>> = cells.iter().filter_map(|c| budget(c)).collect();
+        let mut guards = lock_all(&mutexes);
+        let mut view = Vec::with_capacity(lines.len());
+        for (g, l) in guards.iter_mut().zip(lines) {
+            g.roll(l.window);
+            view.push((g.state(), l.limit, l.hard));
+        }
+        let plan = plan_reservation(&view, ask).map_err(|i| Shortfall {
+            line: i,
+            state: view.get(i).map(|v| v.0).unwrap_or_default(),
+        })?;
+        let mut soft_over = Vec::with_capacity(lines.len());
+        let mut after = Vec::with_capacity(lines.len());
+        for (g, l) in guards.iter_mut().zip(lines) {
+            g.reserved += plan.amount;
+            let s = g.state();
+            soft_over.push(
+                !l.hard
+                    && s.settled.pico() as i128 + s.reserved.pico() as i128
+                        > l.limit.pico() as i128,
+            );
+            after.push(s);
+        }
+        drop(guards);
+        Ok(Reserved {
+            output_tokens: plan.output_tokens,
+            amount: plan.amount,
+            held: cells.into_iter().map(Handle::Memory).collect(),
+            soft_over,
+            after,
+        })
+    }
+
+    fn settle(
+        &self,
+        held: &[Handle],
+        windows: &[WindowBounds],
+        reserved_amount: Money,
+        actual: Money,
+    ) {
+        for (h, w) in held.iter().zip(windows) {
+            if let Handle::Memory(c) = h {
+                if let Some(m) = budget(c) {
+                    let mut g = m.lock();
+                    g.roll(*w);
+                    g.reserved -= reserved_amount;
+                    g.settled += actual;
+                }
+            }
+        }
+    }
+
+    fn line_state(&self, key: &str, window: WindowBounds) -> Option<LineState> {
+        let c = self.budgets.get(key)?;
+        budget(&c).map(|m| m.lock().state_in(window))
+    }
+
+    fn lines_with_prefix(&self, prefix: &str, window: WindowBounds) -> Vec<(String, LineState)> {
+        let mut v: Vec<(String, LineState)> = self
+            .budgets
+            .scan(prefix)
+            .into_iter()
+            .filter_map(|(k, c)| budget(&c).map(|m| (k, m.lock().state_in(window))))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    fn seed(&self, key: &str, window: WindowBounds, settled: Money) {
+        let c = self.budget_cell(key);
+        if let Some(m) = budget(&c) {
+            let mut g = m.lock();
+            g.roll(window);
+            if g.window == Some(window) {
+                g.settled = settled;
+            }
+        }
+    }
+
+    fn forget_prefix(&self, prefix: &str) {
+        self.budgets.retain(|k, _| !k.starts_with(prefix));
+        self.rates.retain(|k, _| !k.starts_with(prefix));
+    }
+
+    fn rate_acquire(
+        &self,
+        lines: &[RateLine<'_>],
+        now_ms: i64,
+    ) -> Result<Vec<Handle>, RateShortfall> {
+        let cells: Vec<Arc<Cell>> = lines
+            .iter()
+            .map(|l| {
+                self.rates
+                    .get_or(l.key, || Kind::Rate(Mutex::new(RateCell::default())))
+            })
+            .collect();
+        let mutexes: Vec<&Mutex<RateCell>> = cells.iter().filter_map(|c| rate(c)).collect();
+        let mut guards = lock_all(&mutexes);
+        let mut next = Vec::with_capacity(lines.len());
+        for (i, (g, l)) in guards.iter_mut().zip(lines).enumerate() {
+            match l.rule {
+                RateRule::Gcra { limit, period_ms } => {
+                    rescale(g, limit);
+                    match crate::gcra::admit(g.tat, limit, period_ms, l.cost, now_ms) {
+                        Ok(tat) => next.push(tat),
+                        Err(retry_after_ms) => {
+                            return Err(RateShortfall {
+                                line: i,
+                                retry_after_ms,
+                                used: crate::gcra::used(g.tat, limit, period_ms, now_ms),
+                            })
+                        }
+                    }
+                }
+                RateRule::Concurrent { max } => {
+                    if g.in_flight.saturating_add(l.cost) > max {
+                        return Err(RateShortfall {
+                            line: i,
+                            retry_after_ms: None,
+                            used: g.in_flight,
+                        });
+                    }
+                    next.push(0);
+                }
+            }
+        }
+        for ((g, l), tat) in guards.iter_mut().zip(lines).zip(next) {
+            g.last_ms = g.last_ms.max(now_ms);
+            match l.rule {
+                RateRule::Gcra { .. } => g.tat = tat,
+                RateRule::Concurrent { .. } => g.in_flight += l.cost,
+            }
+        }
+        drop(guards);
+        Ok(cells.into_iter().map(Handle::Memory).collect())
+    }
+
+    fn rate_finish(&self, held: &Handle, rule: RateRule, reserved: u64, actual: u64, now_ms: i64) {
+        let Handle::Memory(c) = held else { return };
+        let Some(m) = rate(c) else { return };
+        let mut g = m.lock();
+        match rule {
+            RateRule::Gcra { limit, period_ms } => {
+                rescale(&mut g, limit);
+                g.tat = crate::gcra::correct(g.tat, limit, period_ms, reserved, actual, now_ms);
+            }
+            RateRule::Concurrent { .. } => g.in_flight = g.in_flight.saturating_sub(reserved),
+        }
+    }
+
+    fn task_admit(&self, check: &TaskCheck<'_>) -> Result<Handle, TaskShortfall> {
+        let cell = match self.tasks.get(check.task) {
+            Some(c) => c,
+            None => {
+                let depth = match check.parent {
+                    Some(p) if p != check.task => self
+                        .tasks
+                        .get(p)
+                        .and_then(|c| task(&c).map(|m| m.lock().depth))
+                        .map_or(1, |d| d.saturating_add(1)),
+                    _ => 0,
+                };
+                self.tasks.get_or(check.task, || {
+                    Kind::Task(Mutex::new(TaskRecord::new(depth, check.now_ms)))
+                })
+            }
+        };
+        if let Some(m) = task(&cell) {
+            m.lock().admit(check)?;
+        }
+        Ok(Handle::Memory(cell))
+    }
+
+    fn task_rollback(&self, held: &Handle, request_hash: u64, now_ms: i64) {
+        if let Handle::Memory(c) = held {
+            if let Some(m) = task(c) {
+                m.lock().rollback(request_hash, now_ms);
+            }
+        }
+    }
+
+    fn sweep(&self, idle_before_ms: i64) {
+        self.tasks
+            .retain(|_, c| task(c).is_none_or(|m| m.lock().last_ms >= idle_before_ms));
+        self.rates.retain(|_, c| {
+            rate(c).is_none_or(|m| {
+                let g = m.lock();
+                g.in_flight > 0 || g.last_ms >= idle_before_ms
+            })
+        });
+        self.budgets.retain(|_, c| {
+            budget(c).is_none_or(|m| {
+                let g = m.lock();
+                g.reserved != Money::ZERO || g.window.is_none_or(|w| w.end_ms > idle_before_ms)
+            })
+        });
+    }
+}
+
+fn task(c: &Cell) -> Option<&Mutex<TaskRecord>> {
+    match &c.0 {
+        Kind::Task(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Keeps `tat` meaningful when a limit changes at runtime.
+fn rescale(g: &mut RateCell, limit: u64) {
+    if g.scale != limit {
+        if g.scale != 0 {
+            g.tat = g.tat * i128::from(limit) / i128::from(g.scale);
+        }
+        g.scale = limit;
+    }
+}
