@@ -1,1 +1,23 @@
-//! Agentic load generator (work in progress).
+//! Agentic load generator: a [`Scenario`] (TOML or built-in) becomes a deterministic
+//! [`Plan`] of jobs (chat sessions, agent task trees, one-shot calls) that [`run`] sends to
+//! an OpenAI/Anthropic-compatible URL on C workers, measuring latency, TTFT and errors.
+
+mod body;
+mod builtin;
+mod error;
+mod plan;
+mod population;
+mod scenario;
+mod text;
+
+pub use error::LoadgenError;
+pub use plan::{Job, JobKind, Plan, PlannedRequest};
+pub use scenario::{
+    Agent, Chat, Feature, MaxTokens, Mix, ModelChoice, Retry, Scenario, Single, Span, Users,
+    WireFormat,
+};
+
+/// Names of the built-in scenarios (`default`, `agentic`, `chat`, `bench`).
+pub fn builtin_scenarios() -> Vec<&'static str> {
+    builtin::names()
+}
