@@ -1,0 +1,225 @@
+//! Price vs parameter count: regress the cheapest blended price of dense open models on their
+//! parameter count (linear, and log-log as a second view), place MoE models by active and total
+//! parameters, solve each MoE's dense-equivalent size, and price a model of any size.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::facts::{Arch, CanonicalLink, ModelFacts};
+use super::price_point::{check_no_negative, PriceSet};
+use super::provenance::PARAMS_SOURCE;
+use super::stats::{fit_linear, to_f64, LinearFit};
+use super::{BlendRatio, MarketError, Provenance};
+
+/// A model joined to its cheapest catalog price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PricedModel {
+    /// Params-table name.
+    pub name: String,
+    /// Canonical id in the catalog.
+    pub canonical: String,
+    /// Dense or MoE.
+    pub arch: Arch,
+    /// Total parameters (B).
+    pub total_b: f64,
+    /// Active parameters (B).
+    pub active_b: f64,
+    /// Cheapest non-zero blended price over providers, $/Mtok.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cheapest_blended: Decimal,
+    /// Provider at that price.
+    pub provider: String,
+    /// Linear fit's price at this size (dense: at total = active; MoE: at active).
+    pub fitted_at_active: f64,
+    /// Linear fit's price at total size.
+    pub fitted_at_total: f64,
+    /// Observed − fitted (at active size).
+    pub residual: f64,
+    /// MoE only: the dense size at which the linear fit predicts this price (B).
+    pub dense_equivalent_b: Option<f64>,
+    /// MoE only: the same from the log-log fit (B).
+    pub dense_equivalent_loglog_b: Option<f64>,
+}
+
+/// The fitted price of a model of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SizePrice {
+    /// Parameters (B).
+    pub params_b: f64,
+    /// Linear fit's blended price ($/Mtok).
+    pub linear_usd_per_mtok: f64,
+    /// Log-log fit's blended price ($/Mtok).
+    pub loglog_usd_per_mtok: Option<f64>,
+}
+
+/// Result of `jevons market fit`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitReport {
+    /// Blend ratio used for "cheapest price".
+    pub ratio: BlendRatio,
+    /// price = intercept + slope × params_b, over dense models.
+    pub linear: LinearFit,
+    /// slope × 10: dollars per Mtok per 10B parameters.
+    pub slope_per_10b: f64,
+    /// log10(price) = intercept + slope × log10(params_b), over dense models.
+    pub loglog: Option<LinearFit>,
+    /// Dense models (the fit's data), by size.
+    pub dense: Vec<PricedModel>,
+    /// MoE models, placed by active vs total parameters.
+    pub moe: Vec<PricedModel>,
+    /// Fitted price for `--params`.
+    pub at_size: Option<SizePrice>,
+    /// Map rows whose canonical id has no priced entry in the catalog.
+    pub unpriced: Vec<String>,
+    /// Method, sources, exclusions.
+    #[serde(flatten)]
+    pub provenance: Provenance,
+}
+
+impl FitReport {
+    /// Fitted prices at a size (B parameters).
+    pub fn price_at(&self, params_b: f64) -> SizePrice {
+        SizePrice {
+            params_b,
+            linear_usd_per_mtok: self.linear.predict(params_b),
+            loglog_usd_per_mtok: self.loglog.map(|f| 10f64.powf(f.predict(params_b.log10()))),
+        }
+    }
+}
+
+/// Joins facts to cheapest catalog prices and fits. `at_params_b` is `--params` in billions.
+pub fn fit(
+    set: &PriceSet,
+    facts: &[ModelFacts],
+    links: &[CanonicalLink],
+    ratio: BlendRatio,
+    at_params_b: Option<f64>,
+) -> Result<FitReport, MarketError> {
+    check_no_negative(&set.points)?;
+    let mut joined = Vec::new();
+    let mut unpriced = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for l in links {
+        if !names.contains(&l.params_model.as_str()) {
+            names.push(&l.params_model);
+        }
+    }
+    for name in names {
+        let canonicals: Vec<&str> = links
+            .iter()
+            .filter(|l| l.params_model == name)
+            .map(|l| l.canonical.as_str())
+            .collect();
+        let Some(f) = facts.iter().find(|f| f.name == name) else {
+            unpriced.push(format!("{name} (not in params table)"));
+            continue;
+        };
+        let Some(active) = f.active_b else {
+            unpriced.push(format!("{} (no active-parameter count)", f.name));
+            continue;
+        };
+        let cheapest = canonicals
+            .iter()
+            .flat_map(|c| set.for_canonical(c))
+            .filter(|p| !p.is_zero_priced())
+            .min_by(|a, b| {
+                a.blended(ratio)
+                    .cmp(&b.blended(ratio))
+                    .then_with(|| a.provider.cmp(&b.provider))
+            });
+        match cheapest {
+            Some(p) => joined.push((
+                f,
+                p.canonical.clone(),
+                active,
+                p.blended(ratio),
+                p.provider.clone(),
+            )),
+            None => unpriced.push(format!("{} -> {}", f.name, canonicals.join(" | "))),
+        }
+    }
+    let dense_pts: Vec<(f64, f64)> = joined
+        .iter()
+        .filter(|j| j.0.arch == Arch::Dense)
+        .map(|j| (j.2, to_f64(j.3)))
+        .collect();
+    let xs: Vec<f64> = dense_pts.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = dense_pts.iter().map(|p| p.1).collect();
+    let linear = fit_linear(
+        &xs,
+        &ys,
+        "the price-vs-parameters fit (dense models with a catalog price)",
+    )?;
+    let logx: Vec<f64> = xs.iter().map(|x| x.log10()).collect();
+    let logy: Vec<f64> = ys.iter().map(|y| y.log10()).collect();
+    let loglog = if ys.iter().all(|y| *y > 0.0) {
+        fit_linear(&logx, &logy, "log-log fit").ok()
+    } else {
+        None
+    };
+
+    let mut dense = Vec::new();
+    let mut moe = Vec::new();
+    for (f, canonical, active, price, provider) in joined {
+        let y = to_f64(price);
+        let is_moe = f.arch == Arch::Moe;
+        let pm = PricedModel {
+            name: f.name.clone(),
+            canonical,
+            arch: f.arch,
+            total_b: f.total_b,
+            active_b: active,
+            cheapest_blended: price,
+            provider,
+            fitted_at_active: linear.predict(active),
+            fitted_at_total: linear.predict(f.total_b),
+            residual: y - linear.predict(active),
+            dense_equivalent_b: if is_moe {
+                linear.solve_x(y).filter(|x| *x > 0.0)
+            } else {
+                None
+            },
+            dense_equivalent_loglog_b: if is_moe && y > 0.0 {
+                loglog
+                    .and_then(|l| l.solve_x(y.log10()))
+                    .map(|lx| 10f64.powf(lx))
+            } else {
+                None
+            },
+        };
+        if is_moe {
+            moe.push(pm)
+        } else {
+            dense.push(pm)
+        }
+    }
+    let by_size = |a: &PricedModel, b: &PricedModel| {
+        a.total_b
+            .total_cmp(&b.total_b)
+            .then_with(|| a.name.cmp(&b.name))
+    };
+    dense.sort_by(by_size);
+    moe.sort_by(by_size);
+    let mut report = FitReport {
+        ratio,
+        slope_per_10b: linear.slope * 10.0,
+        linear,
+        loglog,
+        dense,
+        moe,
+        at_size: None,
+        unpriced,
+        provenance: Provenance {
+            method: vec![
+                format!("cheapest non-zero blended price ({ratio} input:output) over providers per canonical model"),
+                "ordinary least squares of that price on parameter count (billions) over dense models; R^2 = 1 - SS_res/SS_tot".into(),
+                "second view: the same on log10(price) vs log10(params) (a power law)".into(),
+                "MoE models are not in the fit; they are placed at their active and their total size, and their dense-equivalent size is the size at which the dense fit predicts their price".into(),
+            ],
+            sources: vec![set.source.clone(), PARAMS_SOURCE.into(), "params-name -> canonical id: crates/analytics/data/canonical-map.csv".into()],
+            notes: vec!["a linear fit on price ignores vintage and reasoning/agentic premiums; read residuals as 'how far off a size-only rule is'".into()],
+        },
+    };
+    report.at_size = at_params_b.map(|p| report.price_at(p));
+    Ok(report)
+}

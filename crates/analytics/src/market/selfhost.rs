@@ -1,0 +1,182 @@
+//! Self-hosting cost: turns a roofline estimate and a GPU-hour price into $/Mtok for input and
+//! output, compares it with the catalog's API prices for the same model, and solves the
+//! break-even utilization. Money stays `Decimal`; only the throughput estimate is f64.
+
+use rust_decimal::prelude::FromPrimitive;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::gpu::Gpu;
+use super::price_point::PriceSet;
+use super::roofline::{check_unit, roofline, ModelShape, Roofline, Serving};
+use super::spread::{spread_for_model, Stat3};
+use super::stats::to_f64;
+use super::{BlendRatio, MarketError, Provenance};
+
+/// Self-hosted prices, USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SelfHostPrice {
+    /// Prefill (input) $/Mtok.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub input: Decimal,
+    /// Decode (output) $/Mtok.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub output: Decimal,
+    /// Blended at the report's ratio.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub blended: Decimal,
+}
+
+/// The catalog's API prices for the same model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiPrices {
+    /// Canonical id.
+    pub canonical: String,
+    /// Priced providers.
+    pub providers: usize,
+    /// Input $/Mtok over providers.
+    pub input: Stat3,
+    /// Output $/Mtok over providers.
+    pub output: Stat3,
+    /// Blended $/Mtok over providers.
+    pub blended: Stat3,
+    /// Providers at the blended minimum.
+    pub cheapest: Vec<String>,
+}
+
+/// Result of `jevons market selfhost`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SelfHostReport {
+    /// Model shape used.
+    pub model: ModelShape,
+    /// GPU used.
+    pub gpu: Gpu,
+    /// Serving assumptions.
+    pub serving: Serving,
+    /// USD per GPU-hour.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub gpu_hour_usd: Decimal,
+    /// Share of hours the GPUs do useful work.
+    pub utilization: f64,
+    /// Blend ratio.
+    pub ratio: BlendRatio,
+    /// Throughput estimate.
+    pub roofline: Roofline,
+    /// Self-hosted $/Mtok at `utilization`.
+    pub cost: SelfHostPrice,
+    /// API prices for the same model (None when the catalog has none).
+    pub api: Option<ApiPrices>,
+    /// Utilization at which self-hosted blended $/Mtok equals the cheapest API blended price
+    /// (> 1 means self-hosting cannot match it).
+    pub break_even_utilization: Option<f64>,
+    /// Method, sources, assumptions.
+    #[serde(flatten)]
+    pub provenance: Provenance,
+}
+
+/// $/Mtok = hourly cost of the replica / (tokens per hour × utilization) × 10^6.
+fn usd_per_mtok(hourly: Decimal, tok_s: f64, utilization: f64) -> Result<Decimal, MarketError> {
+    let tokens_per_hour = Decimal::from_f64(tok_s * 3600.0 * utilization)
+        .filter(|t| *t > Decimal::ZERO)
+        .ok_or_else(|| {
+            MarketError::invalid(
+                "throughput",
+                tok_s,
+                "the estimate came out at 0 tokens/s; check the inputs",
+            )
+        })?;
+    Ok(hourly * Decimal::from(1_000_000u32) / tokens_per_hour)
+}
+
+/// Inputs of `selfhost` beyond the model and GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SelfHostInput {
+    /// USD per GPU-hour.
+    pub gpu_hour_usd: Decimal,
+    /// Share of hours doing useful work, (0, 1].
+    pub utilization: f64,
+    /// Serving assumptions.
+    pub serving: Serving,
+    /// Input:output mix for blended prices.
+    pub ratio: BlendRatio,
+}
+
+/// Roofline + cost + API comparison. `canonical` names the model in the catalog (if mapped).
+pub fn selfhost(
+    shape: &ModelShape,
+    gpu: &Gpu,
+    input: &SelfHostInput,
+    set: &PriceSet,
+    canonical: Option<&str>,
+) -> Result<SelfHostReport, MarketError> {
+    if input.gpu_hour_usd <= Decimal::ZERO {
+        return Err(MarketError::invalid(
+            "--gpu-hour-usd",
+            input.gpu_hour_usd,
+            "give the price of one GPU-hour in USD, above 0, e.g. 2.49",
+        ));
+    }
+    check_unit("--utilization", input.utilization)?;
+    let rf = roofline(shape, gpu, &input.serving)?;
+    let hourly = input.gpu_hour_usd * Decimal::from(input.serving.gpus);
+    let out = usd_per_mtok(hourly, rf.decode_tok_s, input.utilization)?;
+    let inp = usd_per_mtok(hourly, rf.prefill_tok_s, input.utilization)?;
+    let cost = SelfHostPrice {
+        input: inp,
+        output: out,
+        blended: input.ratio.blend(inp, out),
+    };
+    let api = match canonical {
+        Some(c) => spread_for_model(set, c, input.ratio)
+            .ok()
+            .map(|m| ApiPrices {
+                canonical: m.summary.canonical,
+                providers: m.summary.providers,
+                input: m.summary.input,
+                output: m.summary.output,
+                blended: m.summary.blended,
+                cheapest: m.summary.cheapest,
+            }),
+        None => None,
+    };
+    // Cost scales as 1/U, so cost(U) = cost(1)/U and break-even U* = cost(1) / api_min.
+    let at_full = to_f64(cost.blended) * input.utilization;
+    let break_even_utilization = api
+        .as_ref()
+        .filter(|a| !a.blended.min.is_zero())
+        .map(|a| at_full / to_f64(a.blended.min));
+    let s = &input.serving;
+    let spec = match s.spec_accept {
+        Some(r) if r > 0.0 => format!("speculative decoding: k = {} drafts, acceptance r = {r}: tokens/step = (1 - r^(k+1)) / (1 - r) = {:.3} (Leviathan et al. 2023; draft-model cost ignored; the target verifies k+1 tokens per step, counted in the compute bound)", s.spec_tokens, rf.tokens_per_step),
+        _ => "no speculative decoding".to_string(),
+    };
+    Ok(SelfHostReport {
+        provenance: Provenance {
+            method: vec![
+                format!("memory: weights = total params x {} B/param ({:?}); KV = batch {} x context {} x {:.0} B/token (2-byte KV); must fit in {:.0}% of {} x {} GB", s.quant.bytes_per_param(), s.quant, s.batch, s.context_tokens, shape.kv_bytes_per_token, s.memory_usable * 100.0, s.gpus, gpu.memory_gb),
+                format!("decode step = max(bytes read / (GPUs x bandwidth x MBU {}), 2 x active params x batch x verified tokens / (GPUs x peak FLOPs x MFU {})); bytes read = active params x B/param + whole-batch KV", s.mbu, s.mfu),
+                "decode tok/s = batch x tokens per step / step time; prefill tok/s = GPUs x peak FLOPs x MFU / (2 x active params) (attention FLOPs ignored)".into(),
+                spec,
+                format!("$/Mtok = GPU $/h x GPUs / (tok/s x 3600 x utilization {}) x 10^6; break-even utilization = utilization at which self-host blended $/Mtok = cheapest API blended", input.utilization),
+                "MoE: all experts must fit in memory, but a decode step reads only the active parameters (optimistic at large batch, when tokens touch more experts)".into(),
+            ],
+            sources: vec![
+                format!("GPU: {} (crates/analytics/data/gpus.csv)", gpu.datasheet),
+                format!("KV shape: {}", shape.kv_source),
+                super::provenance::PARAMS_SOURCE.into(),
+                set.source.clone(),
+            ],
+            notes: vec!["a roofline is an upper bound on throughput; real servers lose more to scheduling, padding and attention kernels".into()],
+        },
+        model: shape.clone(),
+        gpu: gpu.clone(),
+        serving: *s,
+        gpu_hour_usd: input.gpu_hour_usd,
+        utilization: input.utilization,
+        ratio: input.ratio,
+        roofline: rf,
+        cost,
+        api,
+        break_even_utilization,
+    })
+}
