@@ -1,0 +1,275 @@
+//! The HTTP/1.1 server loop (hyper, keep-alive) for one provider, request routing, auth,
+//! the runtime control endpoints under `/_mock/`, and the connection-level faults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::body::MockBody;
+use super::errors::{self, json_response};
+use super::faults::{FaultConfig, FaultKind};
+use super::profile::ProviderFormat;
+use super::state::ProviderState;
+use super::{anthropic, openai};
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Closing the connection without a response (refuse / timeout faults).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped on purpose (fault injection)")]
+pub struct Dropped;
+
+/// Accepts connections until `shutdown` flips.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ProviderState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!("mock accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| handle(state.clone(), req));
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::select! {
+                r = conn => if let Err(e) = r { tracing::trace!("mock connection ended: {e}") },
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
+async fn handle(
+    st: Arc<ProviderState>,
+    req: Request<Incoming>,
+) -> Result<Response<MockBody>, Dropped> {
+    let path = req.uri().path().to_owned();
+    if let Some(ctl) = path.strip_prefix("/_mock/") {
+        return Ok(control(&st, req.method().clone(), ctl, req).await);
+    }
+    let format = st.profile.format;
+    let method = req.method().clone();
+    let route = match (format, &method, path.as_str()) {
+        (ProviderFormat::Openai, &Method::POST, "/v1/chat/completions") => Route::Chat,
+        (ProviderFormat::Openai, &Method::POST, "/v1/embeddings") => Route::Embeddings,
+        (ProviderFormat::Anthropic, &Method::POST, "/v1/messages") => Route::Messages,
+        (_, &Method::GET, "/v1/models") => Route::Models,
+        _ => return Ok(not_found(format, &method, &path)),
+    };
+    st.stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(denied) = authenticate(format, &req) {
+        st.stats
+            .client_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(denied);
+    }
+    if route == Route::Models {
+        st.stats
+            .models
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(match format {
+            ProviderFormat::Openai => openai::models(&st),
+            ProviderFormat::Anthropic => anthropic::models(&st),
+        });
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(match format {
+                ProviderFormat::Openai => errors::openai(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request_error",
+                    "Request body too large or unreadable; send at most 32 MiB.",
+                    None,
+                    None,
+                ),
+                ProviderFormat::Anthropic => errors::anthropic(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request_too_large",
+                    "Request exceeds the maximum allowed number of bytes.",
+                ),
+            })
+        }
+    };
+    let (fault, cfg) = st.next_fault();
+    match fault {
+        Some(FaultKind::Refuse) => return Err(Dropped),
+        Some(FaultKind::Timeout) => {
+            tokio::time::sleep(Duration::from_millis(cfg.timeout_ms)).await;
+            return Err(Dropped);
+        }
+        Some(k) => {
+            if let Some(r) = errors::fault(format, k, &cfg, "this model") {
+                return Ok(r);
+            }
+        }
+        None => {}
+    }
+    let ctx = Call {
+        fault,
+        cfg,
+        body: &body,
+    };
+    let resp = match route {
+        Route::Chat => openai::chat(&st, ctx).await,
+        Route::Embeddings => openai::embeddings(&st, ctx).await,
+        Route::Messages => anthropic::messages(&st, ctx).await,
+        Route::Models => return Ok(not_found(format, &method, &path)),
+    };
+    if resp.status().is_client_error() {
+        st.stats
+            .client_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(resp)
+}
+
+/// What a format handler gets: the body and the fault (if any) to apply to its answer.
+pub struct Call<'a> {
+    /// Fault picked for this request (only body-level kinds reach handlers).
+    pub fault: Option<FaultKind>,
+    /// The fault config in force.
+    pub cfg: Arc<FaultConfig>,
+    /// Raw request body.
+    pub body: &'a Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Chat,
+    Embeddings,
+    Messages,
+    Models,
+}
+
+fn authenticate(format: ProviderFormat, req: &Request<Incoming>) -> Option<Response<MockBody>> {
+    let h = req.headers();
+    let bearer = h
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| !t.trim().is_empty());
+    match format {
+        ProviderFormat::Openai if !bearer => Some(errors::openai(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            None,
+            None,
+        )),
+        ProviderFormat::Anthropic => {
+            let key = h
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| !t.trim().is_empty());
+            if !key && !bearer {
+                return Some(errors::anthropic(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication_error",
+                    "x-api-key header is required",
+                ));
+            }
+            if h.get("anthropic-version").is_none() {
+                return Some(errors::anthropic(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "anthropic-version: header is required",
+                ));
+            }
+            None
+        }
+        ProviderFormat::Openai => None,
+    }
+}
+
+fn not_found(format: ProviderFormat, method: &Method, path: &str) -> Response<MockBody> {
+    match format {
+        ProviderFormat::Openai => errors::openai(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &format!("Invalid URL ({method} {path})"),
+            None,
+            None,
+        ),
+        ProviderFormat::Anthropic => {
+            errors::anthropic(StatusCode::NOT_FOUND, "not_found_error", "Not Found")
+        }
+    }
+}
+
+async fn control(
+    st: &ProviderState,
+    method: Method,
+    what: &str,
+    req: Request<Incoming>,
+) -> Response<MockBody> {
+    let ok = |v: serde_json::Value| json_response(StatusCode::OK, v.to_string());
+    let bad = |m: String| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": m }).to_string(),
+        )
+    };
+    match (method, what) {
+        (Method::GET, "stats") => ok(st.stats.to_json()),
+        (Method::GET, "faults") => ok(serde_json::to_value(&*st.faults()).unwrap_or_default()),
+        (Method::DELETE, "faults") => {
+            st.set_faults(FaultConfig::default());
+            ok(serde_json::json!({ "faults": "cleared" }))
+        }
+        (Method::POST, "faults") => {
+            let body = match Limited::new(req.into_body(), 1 << 20).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return bad("could not read the body".into()),
+            };
+            match serde_json::from_slice::<FaultConfig>(&body) {
+                Ok(cfg) => {
+                    let probs = cfg.problems(&st.profile.name);
+                    if !probs.is_empty() {
+                        return bad(probs.join("; "));
+                    }
+                    st.set_faults(cfg);
+                    ok(serde_json::to_value(&*st.faults()).unwrap_or_default())
+                }
+                Err(e) => bad(format!(
+                    "body must be a fault config like {{\"rules\":[{{\"kind\":\"server_error\",\"rate\":0.5}}]}}: {e}"
+                )),
+            }
+        }
+        (Method::POST, "cache/clear") => {
+            st.cache.clear();
+            ok(serde_json::json!({ "cache": "cleared" }))
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            r#"{"error":"unknown control endpoint; use GET /_mock/stats, GET|POST|DELETE /_mock/faults, POST /_mock/cache/clear"}"#,
+        ),
+    }
+}

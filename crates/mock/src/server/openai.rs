@@ -1,0 +1,530 @@
+//! OpenAI-format endpoints: `POST /v1/chat/completions` (JSON and SSE), `POST
+//! /v1/embeddings`, `GET /v1/models`, with OpenAI's own 400/404 shapes for bad input.
+
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+use jevons_protocol::openai::{EmbeddingInput, MessageContent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::body::{stream_body, MockBody, Pacing, StreamFrame};
+use super::cache::{CacheOutcome, Prefix};
+use super::errors::{self, json_response};
+use super::faults::{mix, FaultKind};
+use super::generate::{self, hash_bytes, ChoicePlan, Finish, PlanInput, ToolMode, ToolSpec};
+use super::http::Call;
+use super::state::ProviderState;
+
+#[derive(Deserialize)]
+struct ChatReq {
+    model: String,
+    messages: Vec<Msg>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOpts>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    n: Option<u32>,
+    #[serde(default)]
+    tools: Option<Vec<Value>>,
+    #[serde(default)]
+    tool_choice: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct StreamOpts {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Msg {
+    role: String,
+    #[serde(default)]
+    content: Option<MessageContent>,
+    #[serde(default)]
+    tool_calls: Option<Vec<Value>>,
+}
+
+fn bad(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockBody> {
+    errors::openai(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        message,
+        param,
+        code,
+    )
+}
+
+/// Turns a body that did not parse into OpenAI's 400 for it.
+fn explain_bad_body(body: &[u8], e: &serde_json::Error, required: &str) -> Response<MockBody> {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return bad(errors::OPENAI_BAD_JSON, None, None);
+    };
+    let Some(obj) = v.as_object() else {
+        return bad(errors::OPENAI_BAD_JSON, None, None);
+    };
+    match obj.get("model") {
+        None | Some(Value::Null) => return bad("you must provide a model parameter", None, None),
+        Some(Value::String(_)) => {}
+        Some(other) => {
+            return bad(
+                &format!(
+                    "Invalid type for 'model': expected a string, but got {} instead.",
+                    kind(other)
+                ),
+                Some("model"),
+                Some("invalid_type"),
+            )
+        }
+    }
+    match obj.get(required) {
+        None => bad(
+            &format!("Missing required parameter: '{required}'."),
+            Some(required),
+            Some("missing_required_parameter"),
+        ),
+        Some(Value::Array(_)) if required == "messages" => bad(
+            &format!("Invalid 'messages': {e}."),
+            Some("messages"),
+            Some("invalid_type"),
+        ),
+        Some(other) if required == "messages" => bad(
+            &format!(
+                "Invalid type for 'messages': expected an array of objects, but got {} instead.",
+                kind(other)
+            ),
+            Some("messages"),
+            Some("invalid_type"),
+        ),
+        _ => bad(
+            &format!("Invalid request body: {e}."),
+            None,
+            Some("invalid_type"),
+        ),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn model_not_found(model: &str) -> Response<MockBody> {
+    errors::openai(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        &format!("The model `{model}` does not exist or you do not have access to it."),
+        None,
+        Some("model_not_found"),
+    )
+}
+
+/// Counts prompt tokens (cookbook formula: 3 per message + role + content, 3 to prime the
+/// reply) and the cacheable prefixes at each message boundary.
+fn count_prompt(st: &ProviderState, req: &ChatReq) -> (u32, Vec<Prefix>) {
+    let tok = st.tokenizer;
+    let mut total: u32 = 3;
+    let mut h = hash_bytes(req.model.as_bytes());
+    if let Some(tools) = &req.tools {
+        let s = serde_json::to_string(tools).unwrap_or_default();
+        total += tok.count(&s);
+        h = mix(h, hash_bytes(s.as_bytes()), 1);
+    }
+    let mut prefixes = Vec::new();
+    for m in &req.messages {
+        total += 4;
+        h = mix(h, hash_bytes(m.role.as_bytes()), 2);
+        if let Some(c) = &m.content {
+            c.for_each_text(|t| {
+                total += tok.count(t);
+                h = mix(h, hash_bytes(t.as_bytes()), 3);
+            });
+        }
+        if let Some(calls) = &m.tool_calls {
+            let s = serde_json::to_string(calls).unwrap_or_default();
+            total += tok.count(&s);
+            h = mix(h, hash_bytes(s.as_bytes()), 4);
+        }
+        prefixes.push(Prefix {
+            hash: h,
+            tokens: total,
+        });
+    }
+    (total, prefixes)
+}
+
+fn tool_setup(req: &ChatReq) -> (Vec<ToolSpec>, ToolMode) {
+    let specs: Vec<ToolSpec> = req
+        .tools
+        .iter()
+        .flatten()
+        .filter_map(|t| {
+            let f = t.get("function")?;
+            Some(ToolSpec {
+                name: f.get("name")?.as_str()?.to_owned(),
+                schema: f.get("parameters").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    let mode = match &req.tool_choice {
+        Some(Value::String(s)) if s == "none" => ToolMode::None,
+        Some(Value::String(s)) if s == "required" => ToolMode::Required(None),
+        Some(Value::Object(o)) => ToolMode::Required(
+            o.get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        ),
+        _ => ToolMode::Auto,
+    };
+    (specs, mode)
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
+    st.stats
+        .chat
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let req: ChatReq = match serde_json::from_slice(call.body) {
+        Ok(r) => r,
+        Err(e) => return explain_bad_body(call.body, &e, "messages"),
+    };
+    if req.messages.is_empty() {
+        return bad(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            Some("messages"),
+            Some("empty_array"),
+        );
+    }
+    for (name, v) in [
+        ("max_tokens", req.max_tokens),
+        ("max_completion_tokens", req.max_completion_tokens),
+        ("n", req.n.map(u64::from)),
+    ] {
+        if v == Some(0) {
+            return bad(
+                &format!("Invalid '{name}': integer below minimum value. Expected a value >= 1, but got 0 instead."),
+                Some(name),
+                Some("integer_below_min_value"),
+            );
+        }
+    }
+    let Some(model) = st.model(&req.model) else {
+        return model_not_found(&req.model);
+    };
+    let (prompt, prefixes) = count_prompt(st, &req);
+    let cached: CacheOutcome = st.cache.lookup_and_store(&prefixes, st.clock.now_ms());
+    // OpenAI reports cache hits in 128-token increments.
+    let cached_tokens = cached.read / 128 * 128;
+    let (tools, mode) = tool_setup(&req);
+    let tool_rounds = req.messages.iter().filter(|m| m.role == "tool").count() as u32;
+    let seed = hash_bytes(call.body);
+    let inp = PlanInput {
+        model,
+        seed,
+        cap: req.max_completion_tokens.or(req.max_tokens),
+        tools: &tools,
+        mode,
+        tool_rounds,
+    };
+    let n = req.n.unwrap_or(1).min(128);
+    let plans: Vec<ChoicePlan> = (0..n)
+        .map(|i| generate::plan_choice(&inp, i, st.tokenizer))
+        .collect();
+    let out = Out {
+        id: format!(
+            "chatcmpl-{}",
+            generate::hex_id(seed, st.clock.now_ms() as u64)
+        ),
+        created: st.clock.now_ms() / 1000,
+        model: &req.model,
+        prompt,
+        cached_tokens,
+        usage: call.fault != Some(FaultKind::MissingUsage),
+    };
+    let pacing = pacing(st, &call, seed);
+    if req.stream.unwrap_or(false) {
+        st.stats
+            .streams
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let include_usage = req
+            .stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        let frames = super::openai_stream::frames(&out, &plans, include_usage, call.fault);
+        let mut r = Response::new(stream_body(frames, pacing));
+        super::openai_stream::sse_headers(&mut r);
+        return r;
+    }
+    let body = out.completion(&plans);
+    finish_json(body, &plans, pacing, &call).await
+}
+
+/// Sends a JSON answer after the configured delay, applying body-level faults.
+pub async fn finish_json(
+    body: Vec<u8>,
+    plans: &[ChoicePlan],
+    pacing: Pacing,
+    call: &Call<'_>,
+) -> Response<MockBody> {
+    let tokens: u64 = plans.iter().map(|p| u64::from(p.output_tokens)).sum();
+    let wait_us = pacing.ttft_ms * 1000 + tokens * pacing.per_token_us + pacing.jitter_ms * 500;
+    if wait_us > 0 {
+        tokio::time::sleep(Duration::from_micros(wait_us)).await;
+    }
+    let body = match call.fault {
+        Some(FaultKind::Malformed) => {
+            let half = body.len() / 2;
+            body[..half].to_vec()
+        }
+        _ => body,
+    };
+    let pieces = match call.fault {
+        Some(FaultKind::StreamCut) | Some(FaultKind::SlowDrip) => 8,
+        _ => return json_response(StatusCode::OK, body),
+    };
+    let step = body.len().div_ceil(pieces).max(1);
+    let frames = body
+        .chunks(step)
+        .map(|c| StreamFrame {
+            bytes: bytes::Bytes::copy_from_slice(c),
+            token: false,
+        })
+        .collect();
+    let p = Pacing {
+        drip_ms: if call.fault == Some(FaultKind::SlowDrip) {
+            call.cfg.drip_ms
+        } else {
+            0
+        },
+        cut_after: (call.fault == Some(FaultKind::StreamCut)).then_some(pieces as u32 / 2),
+        ..Pacing::default()
+    };
+    let mut r = Response::new(stream_body(frames, p));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Pacing from the provider's speed knobs and the request's fault.
+pub fn pacing(st: &ProviderState, call: &Call<'_>, seed: u64) -> Pacing {
+    let p = &st.profile;
+    Pacing {
+        ttft_ms: p.ttft_ms,
+        per_token_us: 1_000_000u64.checked_div(p.tokens_per_sec).unwrap_or(0),
+        jitter_ms: p.jitter_ms,
+        drip_ms: if call.fault == Some(FaultKind::SlowDrip) {
+            call.cfg.drip_ms
+        } else {
+            0
+        },
+        cut_after: (call.fault == Some(FaultKind::StreamCut)).then_some(call.cfg.cut_after_chunks),
+        seed,
+    }
+}
+
+/// What every chat answer shares.
+pub struct Out<'a> {
+    /// `chatcmpl-...`.
+    pub id: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Model id.
+    pub model: &'a str,
+    /// Prompt tokens (cached included).
+    pub prompt: u32,
+    /// Cached prompt tokens.
+    pub cached_tokens: u32,
+    /// Whether to report usage.
+    pub usage: bool,
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    total_tokens: u32,
+    prompt_tokens_details: PromptDetails,
+    completion_tokens_details: CompletionDetails,
+}
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u32,
+    audio_tokens: u32,
+}
+#[derive(Serialize)]
+struct CompletionDetails {
+    reasoning_tokens: u32,
+    audio_tokens: u32,
+    accepted_prediction_tokens: u32,
+    rejected_prediction_tokens: u32,
+}
+
+impl Out<'_> {
+    /// The usage block for `plans`.
+    pub fn usage_json(&self, plans: &[ChoicePlan]) -> String {
+        let completion: u32 = plans.iter().map(|p| p.output_tokens).sum();
+        let reasoning: u32 = plans.iter().map(|p| p.reasoning_tokens).sum();
+        serde_json::to_string(&UsageOut {
+            prompt_tokens: self.prompt,
+            completion_tokens: completion,
+            total_tokens: self.prompt + completion,
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: self.cached_tokens,
+                audio_tokens: 0,
+            },
+            completion_tokens_details: CompletionDetails {
+                reasoning_tokens: reasoning,
+                audio_tokens: 0,
+                accepted_prediction_tokens: 0,
+                rejected_prediction_tokens: 0,
+            },
+        })
+        .unwrap_or_default()
+    }
+
+    fn completion(&self, plans: &[ChoicePlan]) -> Vec<u8> {
+        let choices: Vec<Value> = plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut msg = serde_json::json!({"role": "assistant", "content": null, "refusal": null, "annotations": []});
+                if p.tool_calls.is_empty() {
+                    msg["content"] = Value::from(p.text.as_str());
+                } else {
+                    msg["tool_calls"] = Value::Array(p.tool_calls.iter().map(|c| serde_json::json!({
+                        "id": format!("call_{}", c.id), "type": "function",
+                        "function": {"name": c.name, "arguments": c.input.to_string()}})).collect());
+                }
+                serde_json::json!({"index": i, "message": msg, "logprobs": null,
+                    "finish_reason": finish_word(p.finish)})
+            })
+            .collect();
+        let mut v = serde_json::json!({
+            "id": self.id, "object": "chat.completion", "created": self.created,
+            "model": self.model, "choices": choices,
+            "service_tier": "default", "system_fingerprint": "fp_jevons_mock",
+        });
+        if self.usage {
+            if let Ok(u) = serde_json::from_str::<Value>(&self.usage_json(plans)) {
+                v["usage"] = u;
+            }
+        }
+        serde_json::to_vec(&v).unwrap_or_default()
+    }
+}
+
+/// OpenAI's word for a finish.
+pub fn finish_word(f: Finish) -> &'static str {
+    match f {
+        Finish::Stop => "stop",
+        Finish::Length => "length",
+        Finish::ToolCalls => "tool_calls",
+    }
+}
+
+#[derive(Deserialize)]
+struct EmbReq {
+    model: String,
+    input: EmbeddingInput,
+    #[serde(default)]
+    encoding_format: Option<String>,
+    #[serde(default)]
+    dimensions: Option<u32>,
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
+    st.stats
+        .embeddings
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let req: EmbReq = match serde_json::from_slice(call.body) {
+        Ok(r) => r,
+        Err(e) => return explain_bad_body(call.body, &e, "input"),
+    };
+    let Some(model) = st.model(&req.model) else {
+        return model_not_found(&req.model);
+    };
+    if req.input.is_empty() {
+        return bad("'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", Some("input"), None);
+    }
+    let dims = req
+        .dimensions
+        .unwrap_or(model.embedding_dims)
+        .clamp(1, 4096);
+    let texts: Vec<(u64, u32)> = match &req.input {
+        EmbeddingInput::Text(s) => vec![(hash_bytes(s.as_bytes()), st.tokenizer.count(s))],
+        EmbeddingInput::Texts(v) => v
+            .iter()
+            .map(|s| (hash_bytes(s.as_bytes()), st.tokenizer.count(s)))
+            .collect(),
+        EmbeddingInput::Tokens(t) => vec![(
+            hash_bytes(&serde_json::to_vec(t).unwrap_or_default()),
+            t.len() as u32,
+        )],
+        EmbeddingInput::TokenArrays(v) => v
+            .iter()
+            .map(|t| {
+                (
+                    hash_bytes(&serde_json::to_vec(t).unwrap_or_default()),
+                    t.len() as u32,
+                )
+            })
+            .collect(),
+    };
+    let b64 = req.encoding_format.as_deref() == Some("base64");
+    let data: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _))| {
+            let v = super::vectors::unit_vector(*h, dims);
+            let emb = if b64 {
+                Value::from(super::vectors::base64_f32(&v))
+            } else {
+                Value::from(v)
+            };
+            serde_json::json!({"object": "embedding", "index": i, "embedding": emb})
+        })
+        .collect();
+    let tokens: u32 = texts.iter().map(|(_, n)| n).sum();
+    let mut v = serde_json::json!({"object": "list", "data": data, "model": req.model});
+    if call.fault != Some(FaultKind::MissingUsage) {
+        v["usage"] = serde_json::json!({"prompt_tokens": tokens, "total_tokens": tokens});
+    }
+    let pacing = pacing(st, &call, 0);
+    finish_json(
+        serde_json::to_vec(&v).unwrap_or_default(),
+        &[],
+        pacing,
+        &call,
+    )
+    .await
+}
+
+/// `GET /v1/models`.
+pub fn models(st: &ProviderState) -> Response<MockBody> {
+    let data: Vec<Value> = st
+        .profile
+        .models
+        .iter()
+        .map(|m| serde_json::json!({"id": m.id, "object": "model", "created": 1_700_000_000, "owned_by": st.profile.name}))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({"object": "list", "data": data}).to_string(),
+    )
+}
