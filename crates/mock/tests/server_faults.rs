@@ -1,0 +1,156 @@
+//! Fault injection over real sockets: each kind, set at runtime via `/_mock/faults`,
+//! cleared again, and counted in `/_mock/stats`.
+
+use jevons_mock::server::{FaultConfig, FaultKind, MockProfile, MockServer, RunningMock};
+use jevons_protocol::sse::SseParser;
+use serde_json::{json, Value};
+
+async fn set(m: &RunningMock, p: &str, cfg: &FaultConfig) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_mock/faults", m.root_url(p).unwrap()))
+        .json(cfg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn chat(m: &RunningMock, stream: bool) -> Result<reqwest::Response, reqwest::Error> {
+    reqwest::Client::builder().timeout(std::time::Duration::from_millis(800)).build().unwrap()
+        .post(format!("{}/chat/completions", m.base_url("openai").unwrap()))
+        .bearer_auth("k")
+        .json(&json!({"model": "gpt-4o", "stream": stream, "stream_options": {"include_usage": true}, "max_tokens": 20,
+            "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn status_faults_are_provider_shaped() {
+    let m = MockServer::start(MockProfile::builtin("default").unwrap())
+        .await
+        .unwrap();
+    for (kind, status, ty) in [
+        (FaultKind::RateLimit, 429, "requests"),
+        (FaultKind::ServerError, 500, "server_error"),
+        (FaultKind::Unavailable, 503, "server_error"),
+    ] {
+        set(&m, "openai", &FaultConfig::always(kind)).await;
+        let r = chat(&m, false).await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        if kind == FaultKind::RateLimit {
+            assert_eq!(r.headers()["retry-after"], "1");
+        }
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["type"], ty);
+    }
+    set(&m, "anthropic", &FaultConfig::always(FaultKind::RateLimit)).await;
+    let r = reqwest::Client::new().post(format!("{}/v1/messages", m.base_url("anthropic").unwrap()))
+        .header("x-api-key", "k").header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-haiku-4-5-20251001", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["error"]["type"].as_str()),
+        (Some("error"), Some("rate_limit_error"))
+    );
+    // Clearing restores service; stats counted the faults.
+    reqwest::Client::new()
+        .delete(format!("{}/_mock/faults", m.root_url("openai").unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat(&m, false).await.unwrap().status(), 200);
+    let s: Value = reqwest::get(format!("{}/_mock/stats", m.root_url("openai").unwrap()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["faults"]["rate_limit"], 1);
+    assert_eq!(s["faults"]["server_error"], 1);
+    assert_eq!(s["chat"], 1, "fault answers are not handled chats");
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_faults_and_body_faults() {
+    let m = MockServer::start(MockProfile::builtin("default").unwrap())
+        .await
+        .unwrap();
+    set(&m, "openai", &FaultConfig::always(FaultKind::Refuse)).await;
+    assert!(
+        chat(&m, false).await.is_err(),
+        "refuse closes the connection"
+    );
+    set(
+        &m,
+        "openai",
+        &FaultConfig {
+            timeout_ms: 5_000,
+            ..FaultConfig::always(FaultKind::Timeout)
+        },
+    )
+    .await;
+    assert!(chat(&m, false).await.unwrap_err().is_timeout());
+
+    set(&m, "openai", &FaultConfig::always(FaultKind::StreamCut)).await;
+    let r = chat(&m, true).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.bytes().await.is_err(),
+        "a cut stream ends in a body error"
+    );
+
+    set(&m, "openai", &FaultConfig::always(FaultKind::Malformed)).await;
+    let body = chat(&m, false).await.unwrap().bytes().await.unwrap();
+    assert!(serde_json::from_slice::<Value>(&body).is_err());
+
+    set(&m, "openai", &FaultConfig::always(FaultKind::MissingUsage)).await;
+    let v: Value = chat(&m, false).await.unwrap().json().await.unwrap();
+    assert!(v.get("usage").is_none() && v["choices"][0]["message"]["content"].is_string());
+    let s = chat(&m, true).await.unwrap().bytes().await.unwrap();
+    let evs = SseParser::new().feed(&s);
+    assert!(evs.last().unwrap().is_done());
+    assert!(
+        evs.iter().all(|e| !e.data.contains("\"usage\":{")),
+        "no usage chunk"
+    );
+
+    set(
+        &m,
+        "openai",
+        &FaultConfig {
+            drip_ms: 30,
+            ..FaultConfig::always(FaultKind::SlowDrip)
+        },
+    )
+    .await;
+    let t = std::time::Instant::now();
+    let ok = chat(&m, false).await.unwrap().bytes().await.unwrap();
+    assert!(serde_json::from_slice::<Value>(&ok).is_ok());
+    assert!(t.elapsed().as_millis() >= 200, "8 pieces x 30 ms");
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_nth_schedule_and_bad_control_input() {
+    let mut profile = MockProfile::builtin("default").unwrap();
+    profile.providers[0].faults =
+        toml::from_str("rules = [{ kind = \"server_error\", every = 3 }]").unwrap();
+    let m = MockServer::start(profile).await.unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(chat(&m, false).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 500, 200, 200, 500]);
+    let r = reqwest::Client::new()
+        .post(format!("{}/_mock/faults", m.root_url("openai").unwrap()))
+        .body(r#"{"rules":[{"kind":"nope"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    m.shutdown().await;
+}
