@@ -354,3 +354,56 @@ fn explain_lists_prices_health_and_skips() {
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["rows"][0]["reason"], "cheapest");
 }
+
+#[test]
+fn next_step_switches_provider_without_wait_and_backs_off_on_same() {
+    use jevons_routing::NextStep;
+    use std::time::Duration;
+    let (r, _) = router();
+    let p = r.plan(&req("llama-3.1-70b")).unwrap();
+    let fail500 = Outcome::failure(OutcomeKind::ServerError, 1000);
+    assert_eq!(
+        r.next_step(&p, 0, &fail500, false),
+        NextStep::Attempt {
+            index: 1,
+            after: Duration::ZERO
+        }
+    );
+    assert_eq!(
+        r.next_step(&p, 0, &fail500, true),
+        NextStep::Stop,
+        "stream already started"
+    );
+    assert_eq!(
+        r.next_step(&p, 0, &Outcome::failure(OutcomeKind::ClientError, 1), false),
+        NextStep::Stop
+    );
+    assert_eq!(
+        r.next_step(&p, 2, &fail500, false),
+        NextStep::Stop,
+        "cap reached"
+    );
+    let p = r.plan(&req("claude-haiku")).unwrap();
+    let limited = Outcome::failure(
+        OutcomeKind::RateLimited {
+            retry_after: Some(Duration::from_millis(1500)),
+        },
+        1,
+    );
+    assert_eq!(
+        r.next_step(&p, 0, &limited, false),
+        NextStep::Attempt {
+            index: 1,
+            after: Duration::from_millis(1500)
+        }
+    );
+    match r.next_step(&p, 1, &fail500, false) {
+        NextStep::Attempt { index: 2, after } => {
+            assert!(
+                after <= Duration::from_millis(200) && after >= Duration::from_millis(160),
+                "{after:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
