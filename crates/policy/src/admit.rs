@@ -90,10 +90,8 @@ enum LineMeta {
 impl Policy {
     /// Decides whether a request may be forwarded, and reserves for it. `now_ms` from
     /// the injected clock.
-    // A refusal is the cold path and is turned into an HTTP response at once; boxing it
-    // would only cost the caller a deref.
-    #[allow(clippy::result_large_err)]
-    pub fn admit(&self, req: &AdmitRequest<'_>, now_ms: i64) -> Result<Admission, Refusal> {
+    /// The refusal is boxed: it is the cold path, and keeps `Result` small.
+    pub fn admit(&self, req: &AdmitRequest<'_>, now_ms: i64) -> Result<Admission, Box<Refusal>> {
         let c = self.compiled();
         let inner = &self.inner;
         let attr = req.attribution;
@@ -116,7 +114,7 @@ impl Policy {
             };
             match inner.store.task_admit(&check) {
                 Ok(h) => task_held = Some(h),
-                Err(s) => return Err(refusals::task(task, &s)),
+                Err(s) => return Err(Box::new(refusals::task(task, &s))),
             }
         }
         let rollback_task = |h: &Option<Handle>| {
@@ -191,12 +189,12 @@ impl Policy {
                 rollback_task(&task_held);
                 let line = &lines[s.line];
                 let value = &line.key[spans_prefix_len(&c, metas[s.line], attr)..];
-                return Err(match metas[s.line] {
+                return Err(Box::new(match metas[s.line] {
                     LineMeta::Budget(i) => {
                         refusals::budget(&c.budgets[i], value, line, &s.state, &ask)
                     }
                     LineMeta::TaskUsd => refusals::task_usd(value, line.limit, &s.state, &ask),
-                });
+                }));
             }
         };
         let budget_windows: Vec<WindowBounds> = lines.iter().map(|l| l.window).collect();
@@ -247,7 +245,7 @@ impl Policy {
                     let (a, z, ri, j, cost) = rspans[s.line];
                     let r = &c.rates[ri];
                     let value = &rkeys[a + r.rules[j].3.len()..z];
-                    return Err(refusals::rate(r, j, value, cost, &s));
+                    return Err(Box::new(refusals::rate(r, j, value, cost, &s)));
                 }
             }
         };

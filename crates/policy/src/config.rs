@@ -329,7 +329,9 @@ impl TaskCaps {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskCapsConfig {
-    /// Applies to every task. Default: loop detection at 10 identical calls per 60 s.
+    /// Applies to every task. Built in: loop detection at 10 identical calls per 60 s;
+    /// fields written here override the built-in ones, the others keep them.
+    #[serde(default = "builtin_task_caps", deserialize_with = "over_builtin")]
     pub default: TaskCaps,
     /// Overrides by key id.
     pub per_key: BTreeMap<String, TaskCaps>,
@@ -337,14 +339,22 @@ pub struct TaskCapsConfig {
     pub per_team: BTreeMap<String, TaskCaps>,
 }
 
+fn builtin_task_caps() -> TaskCaps {
+    TaskCaps {
+        loop_threshold: Some(10),
+        loop_window: Some(Duration::from_secs(60)),
+        ..TaskCaps::default()
+    }
+}
+
+fn over_builtin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TaskCaps, D::Error> {
+    Ok(builtin_task_caps().merged(&TaskCaps::deserialize(d)?))
+}
+
 impl Default for TaskCapsConfig {
     fn default() -> Self {
         TaskCapsConfig {
-            default: TaskCaps {
-                loop_threshold: Some(10),
-                loop_window: Some(Duration::from_secs(60)),
-                ..TaskCaps::default()
-            },
+            default: builtin_task_caps(),
             per_key: BTreeMap::new(),
             per_team: BTreeMap::new(),
         }
