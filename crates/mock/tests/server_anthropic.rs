@@ -1,6 +1,9 @@
 //! Anthropic-format wire tests over real sockets: exact stream event order, usage incl.
 //! cache creation/read, max_tokens required, auth headers, stop reasons.
 
+// Test helpers outside #[test] fns unwrap too (clippy only exempts the fns themselves).
+#![allow(clippy::unwrap_used)]
+
 use jevons_mock::server::{MockProfile, MockServer};
 use jevons_protocol::sse::SseParser;
 use serde_json::{json, Value};

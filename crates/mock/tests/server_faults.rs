@@ -1,6 +1,9 @@
 //! Fault injection over real sockets: each kind, set at runtime via `/_mock/faults`,
 //! cleared again, and counted in `/_mock/stats`.
 
+// Test helpers outside #[test] fns unwrap too (clippy only exempts the fns themselves).
+#![allow(clippy::unwrap_used)]
+
 use jevons_mock::server::{FaultConfig, FaultKind, MockProfile, MockServer, RunningMock};
 use jevons_protocol::sse::SseParser;
 use serde_json::{json, Value};
