@@ -3,6 +3,7 @@
 //! roofline self-hosting estimator compared with API prices. Library code: no clap, no I/O
 //! beyond the tables shipped in `crates/analytics/data/`.
 
+pub mod catalog;
 pub mod error;
 pub mod facts;
 pub mod fit;

@@ -180,3 +180,11 @@ pub fn selfhost(
         break_even_utilization,
     })
 }
+
+/// Parses a USD amount such as `2.49` (for `--gpu-hour-usd`) exactly.
+pub fn parse_usd(what: &str, s: &str) -> Result<Decimal, MarketError> {
+    s.trim()
+        .trim_start_matches('$')
+        .parse::<Decimal>()
+        .map_err(|_| MarketError::invalid(what, s, "give a decimal USD amount, e.g. 2.49"))
+}
