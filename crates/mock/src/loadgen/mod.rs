@@ -5,13 +5,22 @@
 mod body;
 mod builtin;
 mod error;
+mod followup;
+mod http;
 mod plan;
 mod population;
+mod report;
+mod response;
+mod runner;
 mod scenario;
 mod text;
 
 pub use error::LoadgenError;
+pub use http::Outcome;
 pub use plan::{Job, JobKind, Plan, PlannedRequest};
+pub use report::LoadReport;
+pub use response::{Summary, ToolCall};
+pub use runner::{run, LoadConfig, DEFAULT_DURATION};
 pub use scenario::{
     Agent, Chat, Feature, MaxTokens, Mix, ModelChoice, Retry, Scenario, Single, Span, Users,
     WireFormat,
