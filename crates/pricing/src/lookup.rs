@@ -12,14 +12,16 @@ impl Catalog {
     /// `together_ai/meta-llama/...`, in any case.
     pub fn resolve(&self, name: &str) -> Result<&PriceEntry, PricingError> {
         let name = name.trim();
-        // 1. Exact: model key, or `provider/model`.
-        let exact: Vec<usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.model == name || e.key() == name)
-            .map(|(i, _)| i)
-            .collect();
+        // 1. Exact: the model key as LiteLLM names it, then `provider/model`.
+        let by_model: Vec<usize> = self.positions(|e| e.model == name);
+        if by_model.len() == 1 {
+            return Ok(&self.entries[by_model[0]]);
+        }
+        let exact: Vec<usize> = if by_model.is_empty() {
+            self.positions(|e| e.key() == name)
+        } else {
+            by_model
+        };
         if exact.len() == 1 {
             return Ok(&self.entries[exact[0]]);
         }
@@ -46,8 +48,25 @@ impl Catalog {
             }),
             _ => Err(PricingError::AmbiguousModel {
                 name: name.to_string(),
-                candidates: loose.iter().map(|&i| self.entries[i].key()).collect(),
+                candidates: loose.iter().map(|&i| self.label(i)).collect(),
             }),
+        }
+    }
+
+    fn positions(&self, f: impl Fn(&PriceEntry) -> bool) -> Vec<usize> {
+        (0..self.entries.len())
+            .filter(|&i| f(&self.entries[i]))
+            .collect()
+    }
+
+    /// A name that resolves to entry `i` exactly: its model key when that is unique,
+    /// else `provider/model`.
+    fn label(&self, i: usize) -> String {
+        let e = &self.entries[i];
+        if self.entries.iter().filter(|x| x.model == e.model).count() == 1 {
+            e.model.clone()
+        } else {
+            e.key()
         }
     }
 
