@@ -137,6 +137,8 @@ pub struct GatewayConfig {
     pub routing: Option<toml::Value>,
     /// `[policy]`, handed to the policy crate.
     pub policy: Option<toml::Value>,
+    /// Provider secrets by environment-variable name, read at parse time (never printed).
+    pub secrets: std::collections::HashMap<String, String>,
 }
 
 impl GatewayConfig {
@@ -156,6 +158,16 @@ impl GatewayConfig {
 
     /// Parses and validates config text; `file` labels errors.
     pub fn parse(src: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
+        Self::parse_with_env(src, file, &|k| std::env::var(k).ok())
+    }
+
+    /// Like [`GatewayConfig::parse`], reading provider secrets through `env` (tests and the
+    /// demo hand mock keys in without touching the process environment).
+    pub fn parse_with_env(
+        src: &str,
+        file: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<GatewayConfig, ConfigErrors> {
         let mut cx = Cx {
             src,
             file,
@@ -212,7 +224,14 @@ impl GatewayConfig {
                 }
             }
         }
-        cx.validate(&cfg, &doc);
+        cx.validate(&cfg, &doc, env);
+        for p in &cfg.providers {
+            if let Some(name) = &p.api_key_env {
+                if let Some(v) = env(name) {
+                    cfg.secrets.insert(name.clone(), v);
+                }
+            }
+        }
         if cx.issues.is_empty() {
             Ok(cfg)
         } else {
@@ -294,7 +313,12 @@ impl Cx<'_> {
         }
     }
 
-    fn validate(&mut self, cfg: &GatewayConfig, doc: &toml_edit::ImDocument<String>) {
+    fn validate(
+        &mut self,
+        cfg: &GatewayConfig,
+        doc: &toml_edit::ImDocument<String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) {
         let provider_span = |i: usize, key: &str| {
             doc.get("providers")
                 .and_then(|p| p.as_array_of_tables())
@@ -339,18 +363,18 @@ impl Cx<'_> {
                     &format!("'{}' is not an http(s) URL", p.base_url),
                 );
             }
-            if let Some(env) = &p.api_key_env {
-                if env.is_empty() || env.contains(['=', ' ']) {
+            if let Some(var) = &p.api_key_env {
+                if var.is_empty() || var.contains(['=', ' ']) {
                     self.at(
                         provider_span(i, "api_key_env"),
                         &format!("providers[{i}].api_key_env"),
                         "must be the NAME of an environment variable (the key itself never goes in config)",
                     );
-                } else if std::env::var_os(env).is_none() {
+                } else if env(var).is_none() {
                     self.at(
                         provider_span(i, "api_key_env"),
                         &format!("providers[{i}].api_key_env"),
-                        &format!("environment variable {env} is not set"),
+                        &format!("environment variable {var} is not set"),
                     );
                 }
             }

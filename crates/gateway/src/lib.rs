@@ -5,7 +5,25 @@
 // Errors are the cold path; boxing them would cost an allocation on every refusal for no gain.
 #![allow(clippy::result_large_err)]
 
+pub mod admin;
+pub mod admit;
 pub mod attribute;
+pub mod body;
 pub mod config;
+pub mod democonfig;
 pub mod error;
+pub mod keys;
+pub mod meter;
+pub mod metrics;
+pub mod proxy;
 pub mod request;
+pub mod router;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod stream;
+pub mod upstream;
+
+pub use config::GatewayConfig;
+pub use server::{start, RunningGateway};
+pub use state::{Gateway, StartError};

@@ -1,0 +1,734 @@
+//! The request pipeline for LLM endpoints, phase by phase:
+//! `authenticate → attribute → resolve_policy → admit → route → forward → meter → settle →
+//! record → respond`. Each request runs in its own task so that `settle` and `record`
+//! happen exactly once even when the client goes away.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use jevons_core::{Attribution, Money, RequestId, Usage};
+use jevons_ledger::{LedgerEvent, RefusalKind, Status};
+use jevons_policy::Admission;
+use jevons_pricing::ServiceTier;
+use tokio::sync::oneshot;
+
+use crate::admit::{admit, resolve_policy};
+use crate::attribute::{attribute, headers};
+use crate::body::{full, Body};
+use crate::error::{ApiShape, GatewayError, Phase, Side};
+use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body, usage_from_body};
+use crate::request::{parse_request, Endpoint, ParsedRequest};
+use crate::router::Observed;
+use crate::routes::Candidate;
+use crate::state::Gateway;
+use crate::upstream::{forward, AttemptError};
+
+/// Per-request context carried through the phases.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Request id.
+    pub rid: RequestId,
+    /// Arrival.
+    pub t0: Instant,
+    /// Arrival, ms since epoch.
+    pub ts_ms: i64,
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// Attribution (filled by `attribute`).
+    pub attribution: Attribution,
+    /// Requested model.
+    pub requested_model: String,
+    /// Streamed.
+    pub stream: bool,
+}
+
+impl Ctx {
+    /// The shape errors take on this endpoint.
+    pub fn shape(&self) -> ApiShape {
+        if self.endpoint == Endpoint::Messages {
+            ApiShape::Anthropic
+        } else {
+            ApiShape::OpenAi
+        }
+    }
+
+    /// A ledger event for this request.
+    pub fn event(&self, status: Status, attempt: u32) -> LedgerEvent {
+        let mut e = LedgerEvent::new(self.rid, self.ts_ms, &self.requested_model, status);
+        e.attempt = attempt;
+        e.attribution = self.attribution.clone();
+        e.stream = self.stream;
+        e.latency_us = self.t0.elapsed().as_micros() as u64;
+        e
+    }
+}
+
+/// Signals the pipeline when the client's connection (and so this future) is dropped.
+struct GoneOnDrop(Option<oneshot::Sender<()>>);
+impl Drop for GoneOnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Entry point for `/v1/chat/completions`, `/v1/embeddings`, `/v1/messages`.
+pub async fn handle_llm(
+    gw: Arc<Gateway>,
+    endpoint: Endpoint,
+    req: http::Request<Incoming>,
+) -> Response<Body> {
+    let (gone_tx, gone_rx) = oneshot::channel();
+    let _guard = GoneOnDrop(Some(gone_tx));
+    let (resp_tx, resp_rx) = oneshot::channel();
+    let now_ms = gw.clock.now_ms();
+    let ctx = Ctx {
+        rid: RequestId::new(now_ms),
+        t0: Instant::now(),
+        ts_ms: now_ms,
+        endpoint,
+        attribution: Attribution::default(),
+        requested_model: String::new(),
+        stream: false,
+    };
+    tokio::spawn(async move {
+        let resp = pipeline(gw, ctx, req, gone_rx).await;
+        let _ = resp_tx.send(resp);
+    });
+    match resp_rx.await {
+        Ok(r) => r,
+        Err(_) => {
+            let e = GatewayError::internal(Phase::Forward, "request task ended without a response");
+            full(StatusCode::INTERNAL_SERVER_ERROR, e.body(ApiShape::OpenAi))
+        }
+    }
+}
+
+async fn pipeline(
+    gw: Arc<Gateway>,
+    mut ctx: Ctx,
+    req: http::Request<Incoming>,
+    gone: oneshot::Receiver<()>,
+) -> Response<Body> {
+    match run(&gw, &mut ctx, req, gone).await {
+        Ok(r) => r,
+        Err(e) => fail(&gw, &ctx, e).await,
+    }
+}
+
+/// Records a request that ended in an error and renders the error.
+async fn fail(gw: &Gateway, ctx: &Ctx, e: GatewayError) -> Response<Body> {
+    let status = match (e.side, e.status.as_u16()) {
+        (Side::Policy, 402) => Status::Refused(RefusalKind::Budget),
+        (Side::Policy, 429) => Status::Refused(RefusalKind::RateLimit),
+        (Side::Policy, _) if e.code == "loop_detected" => Status::Refused(RefusalKind::Loop),
+        (Side::Policy, _) => Status::Refused(RefusalKind::TaskCap),
+        (Side::Client, 401) => Status::Refused(RefusalKind::Auth),
+        (Side::Client, 403) => Status::Refused(RefusalKind::ModelNotAllowed),
+        (Side::Client, _) => Status::ClientError,
+        (Side::Upstream, 504) => Status::Timeout,
+        _ => Status::UpstreamError,
+    };
+    // Upstream failures were already recorded per attempt; refusals and client errors now.
+    if e.side != Side::Upstream {
+        let mut ev = ctx.event(status, 0);
+        ev.http_status = e.status.as_u16();
+        ev.error_kind = Some(e.code.clone());
+        if let Err(err) = gw.ledger.record(ev).await {
+            tracing::error!(error = %err, "ledger write failed for a refused request");
+        }
+    }
+    gw.metrics.observe(
+        crate::metrics::Labels {
+            model: ctx.requested_model.clone(),
+            provider: e.provider.clone().unwrap_or_default(),
+            team: ctx.attribution.team.clone(),
+            status: status_label(status),
+        },
+        &Usage::default(),
+        Money::ZERO,
+        ctx.t0.elapsed().as_micros() as u64,
+        true,
+    );
+    let mut resp = full(e.status, e.body(ctx.shape()));
+    let h = resp.headers_mut();
+    set(h, "x-jevons-request-id", &ctx.rid.to_string());
+    set(h, "x-jevons-cost-usd", "0");
+    if let Some(s) = e.retry_after {
+        set(h, "retry-after", &s.to_string());
+    }
+    resp
+}
+
+/// Ledger/metrics label of a status.
+pub fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::CacheHit => "cache_hit",
+        Status::ClientError => "client_error",
+        Status::Refused(_) => "refused",
+        Status::UpstreamError => "upstream_error",
+        Status::Timeout => "timeout",
+        Status::ClientDisconnected => "client_disconnected",
+    }
+}
+
+/// Sets a header when the value is valid.
+pub fn set(h: &mut HeaderMap, name: &'static str, v: &str) {
+    if let Ok(v) = HeaderValue::from_str(v) {
+        h.insert(name, v);
+    }
+}
+
+/// The `authenticate` phase: Bearer token (or `x-api-key` for Anthropic clients) → key.
+pub fn authenticate(gw: &Gateway, h: &HeaderMap) -> Result<jevons_ledger::KeyRecord, GatewayError> {
+    let bearer = h
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| {
+            s.strip_prefix("Bearer ")
+                .or_else(|| s.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let secret = bearer
+        .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            GatewayError::unauthorized(
+                "missing_api_key",
+                "no API key: send a jevons virtual key as 'Authorization: Bearer jv-...' (or 'x-api-key' for Anthropic clients); create one with 'jevons keys create --team T'",
+            )
+        })?;
+    let now = gw.clock.now_ms();
+    let r = gw.keys.verify(secret, now).or_else(|e| match e {
+        jevons_ledger::KeyError::Unknown => {
+            // A key created since the last snapshot: reload once (cheap) and retry.
+            crate::keys::reload_if_stale(gw);
+            gw.keys.verify(secret, now)
+        }
+        other => Err(other),
+    });
+    r.map_err(|e| {
+        use jevons_ledger::KeyError as K;
+        let code = match e {
+            K::Revoked { .. } => "key_revoked",
+            K::Expired { .. } => "key_expired",
+            _ => "invalid_api_key",
+        };
+        GatewayError::unauthorized(code, format!("{e}"))
+    })
+}
+
+async fn read_body(gw: &Gateway, body: Incoming) -> Result<Bytes, GatewayError> {
+    let limit = gw.cfg.server.max_body_bytes;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(GatewayError::too_large(limit))
+        }
+        Err(e) => Err(GatewayError::bad_request(
+            "body_read_error",
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+async fn run(
+    gw: &Arc<Gateway>,
+    ctx: &mut Ctx,
+    req: http::Request<Incoming>,
+    mut gone: oneshot::Receiver<()>,
+) -> Result<Response<Body>, GatewayError> {
+    let (parts, body) = req.into_parts();
+    if let Some(len) = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > gw.cfg.server.max_body_bytes {
+            return Err(GatewayError::too_large(gw.cfg.server.max_body_bytes));
+        }
+    }
+    let key = authenticate(gw, &parts.headers)?;
+    ctx.attribution.key_id = key.id.clone();
+    ctx.attribution.team = key.team.clone();
+    ctx.attribution.org = key.org.clone().unwrap_or_else(|| gw.cfg.server.org.clone());
+    let raw = read_body(gw, body).await?;
+    let mut parsed = parse_request(ctx.endpoint, &raw)?;
+    ctx.requested_model = parsed.model.clone();
+    ctx.stream = parsed.stream;
+    ctx.attribution = attribute(
+        &key.id,
+        &key.team,
+        &ctx.attribution.org,
+        &parts.headers,
+        parsed.user.as_deref(),
+    )?;
+    if !key.allows_model(&parsed.model) {
+        return Err(GatewayError::forbidden(
+            "model_not_allowed",
+            format!(
+                "key {} may not use model '{}'; allowed: {}",
+                key.id,
+                parsed.model,
+                key.models.join(", ")
+            ),
+        ));
+    }
+    let strategy = parts
+        .headers
+        .get(headers::ROUTE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut plan = gw
+        .routes
+        .route(&parsed, strategy.as_deref(), &gw.upstreams)?;
+    let card = resolve_policy(plan.iter().map(|c| c.price.as_ref()))?;
+    let mut admission = admit(&gw.policy, &ctx.attribution, &parsed, card)?;
+    let mut extra_headers: Vec<(&'static str, String)> = Vec::new();
+    if let Some(a) = &admission {
+        if !a.warnings.is_empty() {
+            extra_headers.push(("x-jevons-budget-warning", a.warnings.join("; ")));
+        }
+        if a.clamped {
+            extra_headers.push(("x-jevons-max-tokens", a.max_output_tokens.to_string()));
+        }
+        if let Some(to) = a.degrade_to.clone() {
+            extra_headers.push(("x-jevons-degraded-to", to.clone()));
+            parsed.model = to;
+            plan = gw
+                .routes
+                .route(&parsed, strategy.as_deref(), &gw.upstreams)?;
+        }
+    }
+    let anthropic_version = parts
+        .headers
+        .get("anthropic-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let max_attempts = gw.routes.max_attempts().min(plan.len()).max(1);
+    let mut last_err = None;
+    for (i, cand) in plan.iter().take(max_attempts).enumerate() {
+        let attempt = i as u32;
+        if i > 0 {
+            let ra = match &last_err {
+                Some(AttemptError::Status { retry_after, .. }) => *retry_after,
+                _ => None,
+            };
+            tokio::time::sleep(gw.routes.backoff(attempt - 1, ra)).await;
+        }
+        let body = upstream_body(&parsed, cand, admission.as_ref());
+        let t_attempt = Instant::now();
+        let sent = tokio::select! {
+            r = forward(&gw.http, gw.upstreams.get(&cand.provider).ok_or_else(|| GatewayError::internal(Phase::Forward, "provider vanished"))?, ctx.endpoint, body, anthropic_version.as_deref(), gw.timeout()) => r,
+            _ = &mut gone => {
+                // Client gone before the upstream answered: cancel, bill the prompt (estimated).
+                let est = Usage { input: estimate_prompt_tokens(&parsed.body), estimated: true, ..Usage::default() };
+                let _ = finish_attempt(gw, ctx, cand, attempt, Status::ClientDisconnected, 0, est, admission.take(), None, Some("client_disconnected".into())).await;
+                return Err(GatewayError::bad_request("client_disconnected", "client went away"));
+            }
+        };
+        match sent {
+            Ok(resp) => {
+                if parsed.stream {
+                    let mut r = crate::stream::respond_stream(
+                        gw.clone(),
+                        ctx.clone(),
+                        parsed,
+                        cand.clone(),
+                        admission,
+                        resp,
+                        attempt,
+                        t_attempt,
+                    );
+                    for (k, v) in extra_headers {
+                        set(r.headers_mut(), k, &v);
+                    }
+                    return Ok(r);
+                }
+                return respond_json(
+                    gw,
+                    ctx,
+                    &parsed,
+                    cand,
+                    admission,
+                    resp,
+                    attempt,
+                    t_attempt,
+                    extra_headers,
+                    gone,
+                )
+                .await;
+            }
+            Err(err) => {
+                let mut ev = ctx.event(
+                    if matches!(err, AttemptError::Timeout) {
+                        Status::Timeout
+                    } else {
+                        Status::UpstreamError
+                    },
+                    attempt,
+                );
+                fill_candidate(&mut ev, cand);
+                ev.latency_us = t_attempt.elapsed().as_micros() as u64;
+                ev.error_kind = Some(err.kind());
+                ev.http_status = match &err {
+                    AttemptError::Status { status, .. } => *status,
+                    _ => 0,
+                };
+                gw.routes.observe(cand, observed_err(&err, t_attempt));
+                if let AttemptError::Status { status, body, .. } = &err {
+                    if !err.retryable() {
+                        // The provider refused the request itself (4xx): pass its answer on.
+                        ev.status = Status::ClientError;
+                        record_or_log(gw, ev).await;
+                        if let Some(a) = admission.take() {
+                            a.release();
+                        }
+                        let mut r = full(
+                            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                            body.clone(),
+                        );
+                        set(r.headers_mut(), "x-jevons-request-id", &ctx.rid.to_string());
+                        set(r.headers_mut(), "x-jevons-cost-usd", "0");
+                        set(r.headers_mut(), "x-jevons-provider", &cand.provider);
+                        return Ok(r);
+                    }
+                }
+                record_or_log(gw, ev).await;
+                tracing::warn!(provider = %cand.provider, kind = %err.kind(), attempt, "upstream attempt failed");
+                last_err = Some(err);
+            }
+        }
+    }
+    if let Some(a) = admission.take() {
+        a.release();
+    }
+    let (provider, err) = match (plan.get(max_attempts - 1), last_err) {
+        (Some(c), Some(e)) => (c.provider.clone(), e),
+        _ => {
+            return Err(GatewayError::internal(
+                Phase::Forward,
+                "no attempt was made",
+            ))
+        }
+    };
+    Err(err.to_gateway_error(&provider, gw.cfg.server.upstream_timeout_ms))
+}
+
+fn observed_err(err: &AttemptError, t: Instant) -> Observed {
+    Observed {
+        ok: false,
+        status: match err {
+            AttemptError::Status { status, .. } => *status,
+            _ => 0,
+        },
+        timeout: matches!(err, AttemptError::Timeout),
+        connect: matches!(err, AttemptError::Connect(_)),
+        retry_after: match err {
+            AttemptError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        },
+        latency_us: t.elapsed().as_micros() as u64,
+        ttft_us: None,
+        output_tokens: 0,
+    }
+}
+
+/// Fills the deployment fields of an event.
+pub fn fill_candidate(ev: &mut LedgerEvent, c: &Candidate) {
+    ev.served_model = Some(c.upstream_model.clone());
+    ev.provider = Some(c.provider.clone());
+    ev.deployment = Some(c.deployment.clone());
+    ev.route_reason = Some(c.reason.clone());
+}
+
+/// Records, logging (not failing) on error — for attempts that are not acknowledged.
+pub async fn record_or_log(gw: &Gateway, ev: LedgerEvent) {
+    if let Err(e) = gw.ledger.record(ev).await {
+        tracing::error!(error = %e, "ledger write failed");
+    }
+}
+
+/// The body sent upstream: upstream model id, clamped output cap, usage asked for.
+fn upstream_body(p: &ParsedRequest, c: &Candidate, a: Option<&Admission>) -> Vec<u8> {
+    let mut b = p.body.clone();
+    b.insert("model".into(), c.upstream_model.clone().into());
+    if let Some(a) = a {
+        let field = if b.contains_key("max_completion_tokens") {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        if p.endpoint != Endpoint::Embeddings {
+            b.insert(field.into(), a.max_output_tokens.into());
+        }
+    }
+    if p.stream && p.endpoint == Endpoint::ChatCompletions {
+        let opts = b
+            .entry("stream_options")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(o) = opts.as_object_mut() {
+            o.insert("include_usage".into(), true.into());
+        } else {
+            *opts = serde_json::json!({"include_usage": true});
+        }
+    }
+    serde_json::to_vec(&b).unwrap_or_default()
+}
+
+/// Cost of a usage at a deployment: (billed, list, cache savings). Never fails: an unpriced
+/// dimension is logged and billed at zero with the reason recorded.
+pub fn price_usage(
+    c: &Candidate,
+    usage: &Usage,
+    tier: ServiceTier,
+) -> (Money, Money, Money, Option<String>) {
+    let r = jevons_pricing::cost(&c.price, usage, tier)
+        .or_else(|_| jevons_pricing::cost(&c.price, usage, ServiceTier::Standard));
+    match r {
+        Ok(b) => {
+            let savings = if usage.cache_read > 0 {
+                let uncached = Usage {
+                    input: usage.input + usage.cache_read,
+                    cache_read: 0,
+                    ..*usage
+                };
+                jevons_pricing::cost(&c.price, &uncached, ServiceTier::Standard)
+                    .map(|u| u.total.saturating_sub(b.total).max(Money::ZERO))
+                    .unwrap_or(Money::ZERO)
+            } else {
+                Money::ZERO
+            };
+            (b.total, b.list_total, savings, None)
+        }
+        Err(e) => {
+            tracing::warn!(deployment = %c.deployment, error = %e, "could not price usage");
+            (
+                Money::ZERO,
+                Money::ZERO,
+                Money::ZERO,
+                Some(format!("unpriced: {e}")),
+            )
+        }
+    }
+}
+
+/// `settle` + `record` for one finished attempt; returns the billed cost and whether the
+/// event was committed.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_attempt(
+    gw: &Gateway,
+    ctx: &Ctx,
+    c: &Candidate,
+    attempt: u32,
+    status: Status,
+    http_status: u16,
+    usage: Usage,
+    admission: Option<Admission>,
+    ttft_us: Option<u64>,
+    error_kind: Option<String>,
+) -> (Money, Result<(), String>) {
+    let (cost, list, savings, why) = price_usage(c, &usage, ServiceTier::Standard);
+    if let Some(a) = admission {
+        let s = a.settle(cost, usage.output, gw.clock.now_ms());
+        if s.overspend > Money::ZERO {
+            tracing::warn!(request = %ctx.rid, overspend = %s.overspend, "provider billed more than reserved");
+        }
+    }
+    let mut ev = ctx.event(status, attempt);
+    fill_candidate(&mut ev, c);
+    ev.http_status = http_status;
+    ev.usage = usage;
+    ev.cost = cost;
+    ev.list_cost = list;
+    ev.cache_savings = savings;
+    ev.ttft_us = ttft_us;
+    ev.error_kind = error_kind.or(why);
+    gw.metrics.observe(
+        crate::metrics::Labels {
+            model: c.upstream_model.clone(),
+            provider: c.provider.clone(),
+            team: ctx.attribution.team.clone(),
+            status: status_label(status),
+        },
+        &usage,
+        cost,
+        ev.latency_us,
+        !matches!(status, Status::Ok | Status::CacheHit),
+    );
+    gw.routes.observe(
+        c,
+        Observed {
+            ok: matches!(status, Status::Ok),
+            status: http_status,
+            timeout: status == Status::Timeout,
+            connect: false,
+            retry_after: None,
+            latency_us: ev.latency_us,
+            ttft_us,
+            output_tokens: usage.output,
+        },
+    );
+    let rec = gw
+        .ledger
+        .record(ev)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    if let Err(e) = &rec {
+        tracing::error!(error = %e, "ledger write failed");
+    }
+    (cost, rec)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn respond_json(
+    gw: &Arc<Gateway>,
+    ctx: &Ctx,
+    parsed: &ParsedRequest,
+    cand: &Candidate,
+    admission: Option<Admission>,
+    resp: reqwest::Response,
+    attempt: u32,
+    t_attempt: Instant,
+    extra_headers: Vec<(&'static str, String)>,
+    mut gone: oneshot::Receiver<()>,
+) -> Result<Response<Body>, GatewayError> {
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
+    let body = tokio::select! {
+        r = tokio::time::timeout(gw.timeout(), resp.bytes()) => r,
+        _ = &mut gone => {
+            let est = Usage { input: estimate_prompt_tokens(&parsed.body), estimated: true, ..Usage::default() };
+            let _ = finish_attempt(gw, ctx, cand, attempt, Status::ClientDisconnected, 0, est, admission, None, Some("client_disconnected".into())).await;
+            return Err(GatewayError::bad_request("client_disconnected", "client went away"));
+        }
+    };
+    let body = match body {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let est = Usage {
+                input: estimate_prompt_tokens(&parsed.body),
+                estimated: true,
+                ..Usage::default()
+            };
+            let _ = finish_attempt(
+                gw,
+                ctx,
+                cand,
+                attempt,
+                Status::UpstreamError,
+                502,
+                est,
+                admission,
+                None,
+                Some("upstream_truncated".into()),
+            )
+            .await;
+            return Err(GatewayError::bad_gateway(
+                &cand.provider,
+                format!("response body was cut off: {e}"),
+            ));
+        }
+        Err(_) => {
+            let est = Usage {
+                input: estimate_prompt_tokens(&parsed.body),
+                estimated: true,
+                ..Usage::default()
+            };
+            let _ = finish_attempt(
+                gw,
+                ctx,
+                cand,
+                attempt,
+                Status::Timeout,
+                504,
+                est,
+                admission,
+                None,
+                Some("upstream_timeout".into()),
+            )
+            .await;
+            return Err(GatewayError::timeout(
+                &cand.provider,
+                gw.cfg.server.upstream_timeout_ms,
+            ));
+        }
+    };
+    let usage = match usage_from_body(ctx.endpoint, &body) {
+        Ok(Some(u)) => u,
+        Ok(None) => Usage {
+            input: estimate_prompt_tokens(&parsed.body),
+            output: count_tokens(&text_of_body(ctx.endpoint, &body)),
+            estimated: true,
+            ..Usage::default()
+        },
+        Err(msg) => {
+            let est = Usage {
+                input: estimate_prompt_tokens(&parsed.body),
+                estimated: true,
+                ..Usage::default()
+            };
+            let _ = finish_attempt(
+                gw,
+                ctx,
+                cand,
+                attempt,
+                Status::UpstreamError,
+                502,
+                est,
+                admission,
+                None,
+                Some("upstream_malformed".into()),
+            )
+            .await;
+            return Err(GatewayError::bad_gateway(&cand.provider, msg));
+        }
+    };
+    let _ = t_attempt;
+    let (cost, rec) = finish_attempt(
+        gw,
+        ctx,
+        cand,
+        attempt,
+        Status::Ok,
+        status,
+        usage,
+        admission,
+        None,
+        None,
+    )
+    .await;
+    if let Err(e) = rec {
+        return Err(GatewayError::internal(
+            Phase::Record,
+            format!("the ledger could not record this request ({e}); it was not acknowledged"),
+        ));
+    }
+    let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
+    let h = r.headers_mut();
+    if let Some(ct) = content_type {
+        h.insert(http::header::CONTENT_TYPE, ct);
+    }
+    set(h, "x-jevons-request-id", &ctx.rid.to_string());
+    set(h, "x-jevons-cost-usd", &cost.usd_string());
+    set(h, "x-jevons-provider", &cand.provider);
+    set(h, "x-jevons-model", &cand.upstream_model);
+    if usage.estimated {
+        set(h, "x-jevons-usage-estimated", "true");
+    }
+    for (k, v) in extra_headers {
+        set(h, k, &v);
+    }
+    Ok(r)
+}

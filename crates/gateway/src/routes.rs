@@ -1,0 +1,169 @@
+//! The `route` phase: public model names → deployments (provider + upstream model + price
+//! from the catalog), ordered by the routing strategy; outcomes feed health back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jevons_core::Clock;
+use jevons_pricing::{Catalog, PriceEntry};
+
+use crate::config::GatewayConfig;
+use crate::error::GatewayError;
+use crate::request::{Endpoint, ParsedRequest};
+use crate::upstream::Upstream;
+
+/// One deployment a request may be sent to.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Deployment id (`provider/upstream_model`).
+    pub deployment: String,
+    /// Provider name.
+    pub provider: String,
+    /// Model id the provider knows.
+    pub upstream_model: String,
+    /// Its catalog price.
+    pub price: Arc<PriceEntry>,
+    /// Why routing put it here.
+    pub reason: String,
+}
+
+/// Finds the catalog price of `model` at `provider`: exact key, then the provider-prefixed
+/// LiteLLM key, then a unique name match at that provider.
+pub fn price_lookup(catalog: &Catalog, provider: &str, model: &str) -> Option<PriceEntry> {
+    if let Some(e) = catalog.find(provider, model) {
+        return Some(e.clone());
+    }
+    if let Some(e) = catalog.find(provider, &format!("{provider}/{model}")) {
+        return Some(e.clone());
+    }
+    match catalog.resolve(model) {
+        Ok(e) if e.provider == provider => Some(e.clone()),
+        _ => None,
+    }
+}
+
+/// The routing table.
+pub struct Routes {
+    table: BTreeMap<String, Vec<Candidate>>,
+    router: Option<crate::router::Routing>,
+}
+
+impl Routes {
+    /// Builds from the providers' model lists and the `[routing]` section.
+    pub fn build(
+        cfg: &GatewayConfig,
+        upstreams: &std::collections::HashMap<String, Upstream>,
+        catalog: &Catalog,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Routes, String> {
+        let mut table: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (i, p) in cfg.providers.iter().enumerate() {
+            let Some(up) = upstreams.get(&p.name) else {
+                continue;
+            };
+            for m in &p.models {
+                match price_lookup(catalog, &up.catalog_provider, m) {
+                    Some(price) => table.entry(m.clone()).or_default().push(Candidate {
+                        deployment: format!("{}/{}", p.name, m),
+                        provider: p.name.clone(),
+                        upstream_model: m.clone(),
+                        price: Arc::new(price),
+                        reason: "only deployment".into(),
+                    }),
+                    None => errors.push(format!(
+                        "{}: providers[{i}].models: no price for '{m}' at provider '{}' in the catalog; \
+                         set catalog_provider, or add the model to a [pricing] overrides file",
+                        cfg.file, up.catalog_provider
+                    )),
+                }
+            }
+        }
+        let router = crate::router::Routing::build(cfg, upstreams, catalog, clock, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
+        }
+        Ok(Routes { table, router })
+    }
+
+    /// Public model names, sorted.
+    pub fn models(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.table.keys().cloned().collect();
+        if let Some(r) = &self.router {
+            v.extend(r.models());
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The `route` phase: ordered candidates for this request.
+    pub fn route(
+        &self,
+        parsed: &ParsedRequest,
+        strategy: Option<&str>,
+        upstreams: &std::collections::HashMap<String, Upstream>,
+    ) -> Result<Vec<Candidate>, GatewayError> {
+        let serves = |c: &Candidate| {
+            upstreams
+                .get(&c.provider)
+                .is_some_and(|u| u.serves(parsed.endpoint))
+        };
+        if let Some(r) = &self.router {
+            if let Some(plan) = r.plan(parsed, strategy)? {
+                let plan: Vec<Candidate> = plan.into_iter().filter(|c| serves(c)).collect();
+                if !plan.is_empty() {
+                    return Ok(plan);
+                }
+            }
+        }
+        let mut out: Vec<Candidate> = Vec::new();
+        for name in std::iter::once(&parsed.model).chain(parsed.fallback_models.iter()) {
+            if let Some(cands) = self.table.get(name) {
+                let mut c: Vec<Candidate> = cands.iter().filter(|c| serves(c)).cloned().collect();
+                c.sort_by_key(|c| {
+                    c.price
+                        .blended(parsed.input_estimate.min(u32::MAX as u64) as u32, 1)
+                });
+                out.extend(c);
+            }
+        }
+        if out.is_empty() {
+            let known = self.models();
+            let hint = if parsed.endpoint == Endpoint::Messages {
+                "no Anthropic-format provider serves it"
+            } else {
+                "no provider serves it"
+            };
+            return Err(GatewayError::not_found(
+                "model_not_found",
+                format!(
+                    "The model '{}' does not exist or {hint}; available: {}",
+                    parsed.model,
+                    known.join(", ")
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Feeds an attempt's outcome back to health tracking.
+    pub fn observe(&self, c: &Candidate, outcome: crate::router::Observed) {
+        if let Some(r) = &self.router {
+            r.observe(c, outcome);
+        }
+    }
+
+    /// The backoff before retry number `attempt` (0-based).
+    pub fn backoff(&self, attempt: u32, retry_after: Option<u64>) -> std::time::Duration {
+        match &self.router {
+            Some(r) => r.backoff(attempt, retry_after),
+            None => std::time::Duration::from_millis(retry_after.map_or(0, |s| s.min(5) * 1000)),
+        }
+    }
+
+    /// Maximum attempts per request (first try + retries/fallbacks).
+    pub fn max_attempts(&self) -> usize {
+        self.router.as_ref().map_or(3, |r| r.max_attempts())
+    }
+}

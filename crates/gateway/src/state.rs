@@ -1,0 +1,154 @@
+//! The gateway's shared state, built once from a validated config: catalog, ledger, key
+//! cache, upstreams, routes, policy, metrics and the pooled upstream HTTP client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jevons_core::{Clock, SystemClock};
+use jevons_ledger::{KeyCache, Ledger, LedgerOptions, SqliteLedger};
+use jevons_pricing::Catalog;
+
+use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::routes::Routes;
+use crate::upstream::Upstream;
+
+/// Errors building the gateway from a config.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigErrors),
+    /// The ledger could not be opened.
+    #[error("ledger: {0}")]
+    Ledger(#[from] jevons_ledger::LedgerError),
+    /// Prices could not be loaded.
+    #[error("pricing: {0}")]
+    Pricing(String),
+    /// Routes or policy are invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Socket trouble.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// Address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(String),
+}
+
+/// Everything a request needs, shared by all connections.
+pub struct Gateway {
+    /// The validated config.
+    pub cfg: GatewayConfig,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Prices (bundled + overrides).
+    pub catalog: Arc<Catalog>,
+    /// Ledger store.
+    pub ledger: Arc<dyn Ledger>,
+    /// The SQLite ledger (for stats and key/budget admin), when that is the store.
+    pub sqlite: Option<Arc<SqliteLedger>>,
+    /// Virtual keys.
+    pub keys: KeyCache,
+    /// Providers by name.
+    pub upstreams: HashMap<String, Upstream>,
+    /// Public model → deployments.
+    pub routes: Routes,
+    /// Budgets, rate limits, task caps.
+    pub policy: crate::admit::PolicyGate,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Pooled upstream client.
+    pub http: reqwest::Client,
+    /// Admin API token (from the env var named in config).
+    pub admin_token: Option<String>,
+}
+
+impl Gateway {
+    /// Builds the gateway: opens the ledger, loads keys and prices, compiles routes and policy.
+    pub fn build(cfg: GatewayConfig, clock: Arc<dyn Clock>) -> Result<Arc<Gateway>, StartError> {
+        let bundled = Catalog::bundled().map_err(|e| StartError::Pricing(e.to_string()))?;
+        let catalog = match &cfg.pricing.overrides {
+            Some(path) => {
+                let ov = jevons_pricing::Overrides::load(path)
+                    .map_err(|e| StartError::Pricing(e.to_string()))?;
+                Arc::new(
+                    bundled
+                        .with_overrides(&ov)
+                        .map_err(|e| StartError::Pricing(e.to_string()))?,
+                )
+            }
+            None => bundled,
+        };
+        if let Some(dir) = cfg.ledger.path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|source| StartError::Listen {
+                    addr: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let opts = LedgerOptions {
+            durability: if cfg.ledger.durable {
+                jevons_ledger::Durability::Durable
+            } else {
+                jevons_ledger::Durability::Buffered
+            },
+            ..LedgerOptions::default()
+        };
+        let sqlite = Arc::new(SqliteLedger::open(&cfg.ledger.path, opts)?);
+        let keys = KeyCache::load(&cfg.ledger.path)?;
+        let upstreams: HashMap<String, Upstream> = cfg
+            .providers
+            .iter()
+            .map(|p| (p.name.clone(), Upstream::from_config(p, &cfg.secrets)))
+            .collect();
+        let routes = Routes::build(&cfg, &upstreams, &catalog, clock.clone())
+            .map_err(StartError::Invalid)?;
+        let policy =
+            crate::admit::PolicyGate::build(&cfg, clock.clone()).map_err(StartError::Invalid)?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| StartError::Http(e.to_string()))?;
+        let admin_token = cfg
+            .server
+            .admin_token_env
+            .as_ref()
+            .and_then(|e| std::env::var(e).ok())
+            .filter(|t| !t.is_empty());
+        Ok(Arc::new(Gateway {
+            cfg,
+            clock,
+            catalog,
+            ledger: sqlite.clone(),
+            sqlite: Some(sqlite),
+            keys,
+            upstreams,
+            routes,
+            policy,
+            metrics: Metrics::default(),
+            http,
+            admin_token,
+        }))
+    }
+
+    /// Builds with the system clock.
+    pub fn from_config(cfg: GatewayConfig) -> Result<Arc<Gateway>, StartError> {
+        Self::build(cfg, Arc::new(SystemClock))
+    }
+
+    /// Upstream timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.cfg.server.upstream_timeout_ms)
+    }
+}

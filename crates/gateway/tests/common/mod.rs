@@ -1,0 +1,134 @@
+//! Shared set-up for gateway end-to-end tests: mock providers (built-in `demo` profile) on
+//! real sockets, a gateway on a real socket with a real SQLite ledger, and a virtual key.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jevons_gateway::config::ProviderKind;
+use jevons_gateway::democonfig::{config_text, ProviderSpec};
+use jevons_gateway::{Gateway, GatewayConfig, RunningGateway};
+use jevons_ledger::{AdminStore, CreateKey};
+use jevons_mock::server::{MockProfile, MockServer, ProviderFormat, RunningMock};
+
+pub struct Env {
+    pub mock: RunningMock,
+    pub gw: RunningGateway,
+    pub key: String,
+    pub db: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+pub fn specs(mock: &RunningMock, profile: &MockProfile) -> Vec<ProviderSpec> {
+    mock.addrs()
+        .into_iter()
+        .map(|(name, _addr, fmt)| {
+            let models = profile
+                .providers
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.models.iter().map(|m| m.id.clone()).collect())
+                .unwrap_or_default();
+            ProviderSpec {
+                root_url: mock.root_url(&name).unwrap(),
+                name,
+                kind: match fmt {
+                    ProviderFormat::Openai => ProviderKind::Openai,
+                    ProviderFormat::Anthropic => ProviderKind::Anthropic,
+                },
+                models,
+            }
+        })
+        .collect()
+}
+
+pub async fn start(extra: &str) -> Env {
+    start_with(MockProfile::builtin("demo").unwrap(), extra, true).await
+}
+
+pub async fn start_with(profile: MockProfile, extra: &str, durable: bool) -> Env {
+    let mock = MockServer::start(profile.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.sqlite");
+    let text = config_text(&specs(&mock, &profile), &db, "127.0.0.1:0", durable, extra);
+    let cfg =
+        GatewayConfig::parse_with_env(&text, "test.toml", &jevons_gateway::democonfig::demo_env)
+            .unwrap();
+    let (_, key) = AdminStore::open(&db)
+        .unwrap()
+        .create_key(
+            &CreateKey {
+                team: "search".into(),
+                ..Default::default()
+            },
+            0,
+        )
+        .unwrap();
+    let gw = Gateway::from_config(cfg).unwrap();
+    let gw = jevons_gateway::start(gw).await.unwrap();
+    Env {
+        mock,
+        gw,
+        key,
+        db,
+        dir,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Env {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.gw.base_url(), path)
+    }
+
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.gw.gateway.clone()
+    }
+
+    pub fn new_key(&self, team: &str, models: &[&str]) -> String {
+        let (_, k) = AdminStore::open(&self.db)
+            .unwrap()
+            .create_key(
+                &CreateKey {
+                    team: team.into(),
+                    models: models.iter().map(|m| m.to_string()).collect(),
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        self.gw.gateway.keys.reload().unwrap();
+        k
+    }
+
+    pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn messages(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/messages"))
+            .header("x-api-key", &self.key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The events of one request, read back from the ledger file.
+    pub fn events_of(&self, rid: &str) -> Vec<jevons_ledger::LedgerEvent> {
+        let id = jevons_core::RequestId::parse(rid).expect("request id header");
+        jevons_ledger::Reader::open(&self.db)
+            .unwrap()
+            .events_for_request(id)
+            .unwrap()
+    }
+}
