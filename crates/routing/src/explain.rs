@@ -56,7 +56,8 @@ pub struct ExplainRow {
     pub upstream_model: String,
     /// Price per million tokens, when known.
     pub price: Option<DeploymentPrice>,
-    /// Exact cost at the request's token estimate.
+    /// Exact cost at the request's token estimate (JSON: USD decimal string).
+    #[serde(rename = "blended_cost_usd", serialize_with = "usd_opt")]
     pub blended_cost: Option<Money>,
     /// Health now.
     pub health: HealthSnapshot,
@@ -164,6 +165,13 @@ impl Router {
             chosen,
             error,
         })
+    }
+}
+
+fn usd_opt<S: serde::Serializer>(m: &Option<Money>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&m.usd_string()),
+        None => s.serialize_none(),
     }
 }
 

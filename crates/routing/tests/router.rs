@@ -353,6 +353,7 @@ fn explain_lists_prices_health_and_skips() {
     );
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["rows"][0]["reason"], "cheapest");
+    assert_eq!(json["rows"][0]["blended_cost_usd"], "0.000985");
 }
 
 #[test]
@@ -406,4 +407,12 @@ fn next_step_switches_provider_without_wait_and_backs_off_on_same() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn router_and_cache_are_shareable_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<jevons_routing::Router>();
+    shareable::<jevons_routing::ResponseCache>();
+    shareable::<jevons_routing::RoutePlan>();
 }
