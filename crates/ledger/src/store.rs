@@ -1,0 +1,234 @@
+//! `SqliteLedger`: the default `Ledger`. Owns the writer thread (group commit) and a small
+//! pool of read connections used from `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use jevons_core::Money;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::{BoxFuture, Ledger};
+use crate::error::LedgerError;
+use crate::event::{LedgerEvent, Receipt};
+use crate::query::{Dim, Reader, SpendQuery, SpendRow, TaskRow};
+use crate::rollup::Totals;
+use crate::schema;
+use crate::writer::{self, Msg, WriterStats};
+
+/// When `record` resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// After the event's transaction committed with `synchronous=FULL` (fsync). Default.
+    #[default]
+    Durable,
+    /// Right after enqueueing; commits use `synchronous=NORMAL` (a crash may lose the
+    /// last events).
+    Buffered,
+}
+
+/// Options for [`SqliteLedger::open`].
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerOptions {
+    /// Durable (default) or buffered.
+    pub durability: Durability,
+    /// Most events per transaction.
+    pub max_batch: usize,
+    /// Queue capacity (messages); `record` waits when it is full.
+    pub queue: usize,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            durability: Durability::Durable,
+            max_batch: 1024,
+            queue: 65_536,
+        }
+    }
+}
+
+/// The SQLite ledger.
+#[derive(Debug)]
+pub struct SqliteLedger {
+    tx: mpsc::Sender<Msg>,
+    durability: Durability,
+    stats: Arc<WriterStats>,
+    path: PathBuf,
+    readers: Arc<Mutex<Vec<Reader>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl SqliteLedger {
+    /// Opens or creates the ledger at `path` and starts its writer thread.
+    pub fn open(path: &Path, opts: LedgerOptions) -> Result<SqliteLedger, LedgerError> {
+        let conn = schema::open(path, true)?;
+        let sync = match opts.durability {
+            Durability::Durable => "FULL",
+            Durability::Buffered => "NORMAL",
+        };
+        conn.execute_batch(&format!("PRAGMA synchronous={sync};"))?;
+        let (tx, rx) = mpsc::channel(opts.queue.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let thread = writer::spawn(conn, rx, opts.max_batch, stats.clone()).map_err(|source| {
+            LedgerError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(SqliteLedger {
+            tx,
+            durability: opts.durability,
+            stats,
+            path: path.to_path_buf(),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Transactions committed so far (group commit makes this far below the event count
+    /// under concurrency).
+    pub fn commits(&self) -> u64 {
+        self.stats.commits.load(Ordering::Relaxed)
+    }
+
+    /// Events stored by this process's writer.
+    pub fn events_written(&self) -> u64 {
+        self.stats.events.load(Ordering::Relaxed)
+    }
+
+    /// A new read connection (for synchronous callers).
+    pub fn reader(&self) -> Result<Reader, LedgerError> {
+        Reader::open(&self.path)
+    }
+
+    /// Stops accepting events, lets the writer drain the queue, and waits for it.
+    pub fn close(self) {
+        let SqliteLedger { tx, thread, .. } = self;
+        drop(tx);
+        if let Some(t) = thread.into_inner() {
+            let _ = t.join();
+        }
+    }
+
+    async fn send(&self, events: Vec<LedgerEvent>) -> Result<Receipt, LedgerError> {
+        let n = u32::try_from(events.len()).unwrap_or(u32::MAX);
+        match self.durability {
+            Durability::Durable => {
+                let (ack, rx) = oneshot::channel();
+                self.tx
+                    .send(Msg::Events {
+                        events,
+                        ack: Some(ack),
+                    })
+                    .await
+                    .map_err(|_| LedgerError::WriterStopped)?;
+                rx.await.map_err(|_| LedgerError::WriterStopped)?
+            }
+            Durability::Buffered => {
+                self.tx
+                    .send(Msg::Events { events, ack: None })
+                    .await
+                    .map_err(|_| LedgerError::WriterStopped)?;
+                Ok(Receipt {
+                    commit_seq: 0,
+                    inserted: n,
+                    duplicates: 0,
+                    committed: false,
+                })
+            }
+        }
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let pool = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = match pool.lock().pop() {
+                Some(r) => r,
+                None => Reader::open(&path)?,
+            };
+            let out = f(&reader);
+            pool.lock().push(reader);
+            out
+        })
+        .await
+        .map_err(|e| LedgerError::Task(e.to_string()))?
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn record(&self, event: LedgerEvent) -> BoxFuture<'_, Result<Receipt, LedgerError>> {
+        Box::pin(async move {
+            let (rid, attempt) = (event.request_id, event.attempt);
+            let r = self.send(vec![event]).await?;
+            if r.duplicates > 0 {
+                return Err(LedgerError::Duplicate {
+                    request_id: rid.to_string(),
+                    attempt,
+                });
+            }
+            Ok(r)
+        })
+    }
+
+    fn record_batch(
+        &self,
+        events: Vec<LedgerEvent>,
+    ) -> BoxFuture<'_, Result<Receipt, LedgerError>> {
+        Box::pin(self.send(events))
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), LedgerError>> {
+        Box::pin(async move {
+            let (ack, rx) = oneshot::channel();
+            self.tx
+                .send(Msg::Flush(ack))
+                .await
+                .map_err(|_| LedgerError::WriterStopped)?;
+            rx.await.map_err(|_| LedgerError::WriterStopped)?
+        })
+    }
+
+    fn spend(&self, q: SpendQuery) -> BoxFuture<'_, Result<Vec<SpendRow>, LedgerError>> {
+        Box::pin(self.read(move |r| r.spend(&q)))
+    }
+
+    fn totals(&self, since_ms: i64, until_ms: i64) -> BoxFuture<'_, Result<Totals, LedgerError>> {
+        Box::pin(self.read(move |r| r.totals(since_ms, until_ms)))
+    }
+
+    fn spent_since(
+        &self,
+        scope: Dim,
+        value: String,
+        since_ms: i64,
+    ) -> BoxFuture<'_, Result<Money, LedgerError>> {
+        Box::pin(self.read(move |r| r.spent_since(scope, &value, since_ms)))
+    }
+
+    fn top_tasks(&self, n: usize) -> BoxFuture<'_, Result<Vec<TaskRow>, LedgerError>> {
+        Box::pin(self.read(move |r| r.top_tasks(n)))
+    }
+
+    fn top_users(
+        &self,
+        n: usize,
+        since_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<SpendRow>, LedgerError>> {
+        Box::pin(self.read(move |r| r.top_users(n, since_ms)))
+    }
+
+    fn event_count(&self) -> BoxFuture<'_, Result<u64, LedgerError>> {
+        Box::pin(self.read(|r| r.event_count()))
+    }
+}

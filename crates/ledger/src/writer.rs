@@ -1,0 +1,238 @@
+//! The single writer: a std thread owning the write connection, fed by a channel. Group
+//! commit: it drains what is queued (up to `max_batch` events), writes them and their rollup
+//! deltas in one transaction, commits, then acknowledges every waiter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::dims::{tags_text, DimKind, Interner};
+use crate::error::LedgerError;
+use crate::event::{LedgerEvent, Receipt};
+use crate::rollup::BatchAgg;
+
+/// A request to the writer.
+pub(crate) enum Msg {
+    /// Store these events; acknowledge after commit when `ack` is set.
+    Events {
+        events: Vec<LedgerEvent>,
+        ack: Option<oneshot::Sender<Result<Receipt, LedgerError>>>,
+    },
+    /// Acknowledge once everything queued before it is committed.
+    Flush(oneshot::Sender<Result<(), LedgerError>>),
+}
+
+/// Counters the writer keeps (for tests and `ledger stats`).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Events stored.
+    pub events: AtomicU64,
+    /// Failed transactions.
+    pub failures: AtomicU64,
+}
+
+/// Starts the writer thread.
+pub(crate) fn spawn(
+    conn: Connection,
+    rx: mpsc::Receiver<Msg>,
+    max_batch: usize,
+    stats: Arc<WriterStats>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("jevons-ledger-writer".into())
+        .spawn(move || run(conn, rx, max_batch.max(1), &stats))
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stats: &WriterStats) {
+    let mut interner = Interner::default();
+    while let Some(first) = rx.blocking_recv() {
+        let mut n = msg_len(&first);
+        let mut batch = vec![first];
+        while n < max_batch {
+            match rx.try_recv() {
+                Ok(m) => {
+                    n += msg_len(&m);
+                    batch.push(m);
+                }
+                Err(_) => break,
+            }
+        }
+        match write_batch(&mut conn, &mut interner, &batch) {
+            Ok(counts) => {
+                let seq = if n > 0 {
+                    stats.events.fetch_add(n as u64, Ordering::Relaxed);
+                    stats.commits.fetch_add(1, Ordering::Relaxed) + 1
+                } else {
+                    stats.commits.load(Ordering::Relaxed)
+                };
+                for (m, (inserted, duplicates)) in batch.into_iter().zip(counts) {
+                    match m {
+                        Msg::Events { ack: Some(ack), .. } => {
+                            let _ = ack.send(Ok(Receipt {
+                                commit_seq: seq,
+                                inserted,
+                                duplicates,
+                                committed: true,
+                            }));
+                        }
+                        Msg::Events { ack: None, .. } => {}
+                        Msg::Flush(ack) => {
+                            let _ = ack.send(Ok(()));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                interner.clear();
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                let text = e.to_string();
+                tracing::error!(error = %text, events = n, "ledger batch failed");
+                for m in batch {
+                    match m {
+                        Msg::Events { ack: Some(ack), .. } => {
+                            let _ = ack.send(Err(LedgerError::WriteFailed(text.clone())));
+                        }
+                        Msg::Events { ack: None, .. } => {}
+                        Msg::Flush(ack) => {
+                            let _ = ack.send(Err(LedgerError::WriteFailed(text.clone())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    tracing::debug!("ledger writer stopped");
+}
+
+fn msg_len(m: &Msg) -> usize {
+    match m {
+        Msg::Events { events, .. } => events.len(),
+        Msg::Flush(_) => 0,
+    }
+}
+
+/// Writes a batch in one transaction; returns (inserted, duplicates) per message.
+fn write_batch(
+    conn: &mut Connection,
+    interner: &mut Interner,
+    batch: &[Msg],
+) -> Result<Vec<(u32, u32)>, LedgerError> {
+    if batch.iter().all(|m| msg_len(m) == 0) {
+        return Ok(vec![(0, 0); batch.len()]);
+    }
+    let tx = conn.transaction()?;
+    let mut agg = BatchAgg::default();
+    let mut counts = Vec::with_capacity(batch.len());
+    for m in batch {
+        let (mut ins, mut dup) = (0u32, 0u32);
+        if let Msg::Events { events, .. } = m {
+            for e in events {
+                if insert_event(&tx, interner, e, &mut agg)? {
+                    ins += 1;
+                } else {
+                    dup += 1;
+                }
+            }
+        }
+        counts.push((ins, dup));
+    }
+    agg.flush(&tx)?;
+    tx.commit()?;
+    Ok(counts)
+}
+
+/// Inserts one event; returns false when it was already stored (then no rollup change).
+fn insert_event(
+    conn: &Connection,
+    it: &mut Interner,
+    e: &LedgerEvent,
+    agg: &mut BatchAgg,
+) -> rusqlite::Result<bool> {
+    let a = &e.attribution;
+    let key = it.id(conn, DimKind::Key, Some(&a.key_id))?;
+    let team = it.id(conn, DimKind::Team, Some(&a.team))?;
+    let org = it.id(conn, DimKind::Org, Some(&a.org))?;
+    let user = it.id(conn, DimKind::User, a.user.as_deref())?;
+    let customer = it.id(conn, DimKind::Customer, a.customer.as_deref())?;
+    let feature = it.id(conn, DimKind::Feature, a.feature.as_deref())?;
+    let task = it.id(conn, DimKind::Task, a.task.as_deref())?;
+    let parent = it.id(conn, DimKind::Task, a.parent_task.as_deref())?;
+    let tags = it.id(conn, DimKind::Tags, tags_text(&a.tags).as_deref())?;
+    let req_model = it.id(conn, DimKind::Model, Some(&e.requested_model))?;
+    let model = it.id(conn, DimKind::Model, e.served_model.as_deref())?;
+    let provider = it.id(conn, DimKind::Provider, e.provider.as_deref())?;
+    let deployment = it.id(conn, DimKind::Deployment, e.deployment.as_deref())?;
+    let route = it.id(conn, DimKind::Route, e.route_reason.as_deref())?;
+    let err = it.id(conn, DimKind::ErrorKind, e.error_kind.as_deref())?;
+    let tier = it.id(conn, DimKind::Tier, e.service_tier.as_deref())?;
+    let u = &e.usage;
+    let flags = i64::from(e.stream) | (i64::from(u.estimated) << 1);
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,\
+             ?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38)",
+        )?
+        .execute(params![
+            e.request_id.0.to_be_bytes().as_slice(),
+            e.attempt,
+            e.ts_ms.wrapping_sub(e.request_id.timestamp_ms()),
+            sat(e.latency_us),
+            e.ttft_us.map(sat),
+            key,
+            team,
+            org,
+            user,
+            customer,
+            feature,
+            task,
+            parent,
+            tags,
+            req_model,
+            model,
+            provider,
+            deployment,
+            route,
+            e.status.code(),
+            e.http_status,
+            err,
+            flags,
+            tier,
+            sat(u.input),
+            sat(u.cache_read),
+            sat(u.cache_write_5m),
+            sat(u.cache_write_1h),
+            sat(u.output),
+            sat(u.reasoning),
+            sat(u.input_audio),
+            sat(u.output_audio),
+            sat(u.input_image),
+            sat(u.output_image),
+            u.web_search_calls,
+            e.cost.pico(),
+            e.list_cost.pico().wrapping_sub(e.cost.pico()),
+            e.cache_savings.pico(),
+        ])?;
+    if n == 0 {
+        return Ok(false);
+    }
+    // Rollups group by the served model when there is one, else the requested model
+    // (refusals never reach a provider but still belong to a model).
+    let roll_model = if model != 0 { model } else { req_model };
+    agg.add(
+        e,
+        [
+            team, key, org, user, customer, feature, roll_model, provider,
+        ],
+        task,
+        parent,
+    );
+    Ok(true)
+}
+
+pub(crate) fn sat(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

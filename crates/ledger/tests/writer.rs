@@ -1,0 +1,144 @@
+//! Writer behaviour: group commit, durable acks, buffered mode, duplicates, concurrent
+//! readers while writing.
+
+#![allow(clippy::unwrap_used)] // integration-test helpers: failures should panic
+
+mod common;
+
+use std::sync::Arc;
+
+use jevons_core::MoneySum;
+use jevons_ledger::{Durability, Ledger, LedgerError, LedgerOptions, Reader, SqliteLedger};
+use rusqlite::Connection;
+
+fn tmp() -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("sub/ledger.sqlite");
+    (d, p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_batches_concurrent_records() {
+    let (_d, path) = tmp();
+    let ledger = Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
+    let evs = common::events(1, 2000, common::T0, 3_600_000);
+    let mut handles = Vec::new();
+    for e in evs {
+        let l = ledger.clone();
+        handles.push(tokio::spawn(async move { l.record(e).await }));
+    }
+    for h in handles {
+        let r = h.await.unwrap().unwrap();
+        assert!(r.committed);
+        assert_eq!(r.inserted, 1);
+    }
+    let commits = ledger.commits();
+    println!("2000 concurrent records -> {commits} transactions");
+    assert_eq!(ledger.events_written(), 2000);
+    assert!(
+        commits < 2000,
+        "group commit should batch: {commits} commits"
+    );
+    assert_eq!(ledger.event_count().await.unwrap(), 2000);
+}
+
+#[tokio::test]
+async fn durable_ack_means_visible_to_a_fresh_connection() {
+    let (_d, path) = tmp();
+    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    for (i, e) in common::events(2, 50, common::T0, 60_000)
+        .into_iter()
+        .enumerate()
+    {
+        let id = e.request_id;
+        ledger.record(e).await.unwrap();
+        let c = Connection::open(&path).unwrap();
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM events WHERE rid=?1",
+                [id.0.to_be_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "event {i} not visible after ack");
+        let total: i64 = c
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(total, i as i64 + 1);
+    }
+}
+
+#[tokio::test]
+async fn buffered_mode_returns_before_commit_and_flush_commits() {
+    let (_d, path) = tmp();
+    let opts = LedgerOptions {
+        durability: Durability::Buffered,
+        ..LedgerOptions::default()
+    };
+    let ledger = SqliteLedger::open(&path, opts).unwrap();
+    for e in common::events(3, 300, common::T0, 60_000) {
+        let r = ledger.record(e).await.unwrap();
+        assert!(!r.committed);
+    }
+    ledger.flush().await.unwrap();
+    let (n, _) = Reader::open(&path).unwrap().sum_cost_all_events().unwrap();
+    assert_eq!(n, 300);
+}
+
+#[tokio::test]
+async fn duplicates_are_refused_and_not_double_counted() {
+    let (_d, path) = tmp();
+    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    let e = common::events(4, 1, common::T0, 1).remove(0);
+    ledger.record(e.clone()).await.unwrap();
+    let err = ledger.record(e.clone()).await.unwrap_err();
+    assert!(matches!(err, LedgerError::Duplicate { .. }), "{err}");
+    let r = ledger
+        .record_batch(vec![e.clone(), e.clone()])
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.duplicates), (0, 2));
+    let t = ledger.totals(0, i64::MAX).await.unwrap();
+    assert_eq!(t.requests, 1);
+    assert_eq!(t.cost, MoneySum::from(e.cost));
+    let back = ledger
+        .reader()
+        .unwrap()
+        .events_for_request(e.request_id)
+        .unwrap();
+    assert_eq!(back, vec![e]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_work_while_writing() {
+    let (_d, path) = tmp();
+    let ledger = Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
+    let writer = {
+        let l = ledger.clone();
+        tokio::spawn(async move {
+            for chunk in common::events(5, 5000, common::T0, 86_400_000).chunks(100) {
+                l.record_batch(chunk.to_vec()).await.unwrap();
+            }
+        })
+    };
+    let mut last = 0;
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let p = path.clone();
+        let (count, total) = tokio::task::spawn_blocking(move || {
+            let r = Reader::open(&p).unwrap();
+            (r.event_count().unwrap(), r.totals(0, i64::MAX).unwrap())
+        })
+        .await
+        .unwrap();
+        assert!(count >= last, "event count went backwards");
+        // Batches of 100 commit atomically: never a partial batch.
+        assert_eq!(count % 100, 0, "partial batch visible: {count}");
+        assert_eq!(total.requests % 100, 0, "partial batch visible");
+        last = count;
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert_eq!(ledger.event_count().await.unwrap(), 5000);
+    println!("{reads} consistent reads during the write");
+}
