@@ -6,12 +6,14 @@ use jevons_core::Usage;
 use jevons_pricing::{cost, Catalog, CostBreakdown, PricingError, ServiceTier};
 use jevons_protocol::usage::{AnthropicUsage, GeminiUsage, OpenAiUsage};
 
+#[cfg(test)]
 fn run(model: &str, u: &Usage, tier: ServiceTier) -> Result<CostBreakdown, PricingError> {
     let cat = Catalog::bundled().unwrap();
     let e = cat.resolve(model).unwrap();
     cost(e, u, tier)
 }
 
+#[cfg(test)]
 fn total(model: &str, u: Usage, tier: ServiceTier) -> i64 {
     run(model, &u, tier).unwrap().total.pico()
 }

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 const SNAPSHOT: &str = "/work/shared/data/litellm/model_prices_and_context_window.json";
 const MODES: &[&str] = &["chat", "completion", "responses", "embedding"];
 
+#[cfg(test)]
 fn dec(raw: &RawValue) -> Option<Decimal> {
     let t = raw.get().trim().trim_matches('"');
     Decimal::from_str(t)
@@ -21,12 +22,14 @@ fn dec(raw: &RawValue) -> Option<Decimal> {
 }
 
 /// tokens × per-token USD, in pico, rounded half-even once.
+#[cfg(test)]
 fn reference(per_token: Decimal, tokens: u64) -> i64 {
     let v = per_token * Decimal::from(tokens) * Decimal::from(1_000_000_000_000i64);
     let r = v.round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven);
     i64::from_str(&r.to_string()).unwrap()
 }
 
+#[cfg(test)]
 fn usage_for(dim: &str, n: u64) -> Usage {
     let mut u = Usage::default();
     match dim {

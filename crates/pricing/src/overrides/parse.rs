@@ -161,20 +161,17 @@ pub(super) fn parse(src: &str, file: &str) -> Result<Overrides, PricingError> {
     };
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for (i, t) in doc.price.iter().enumerate() {
-        if let Some(p) = price_entry(&mut cx, i, t) {
-            let key = (p.provider.clone(), p.model.clone());
-            if let Some(first) = seen.insert(key, p.line) {
+        let key = (str_field(t, "provider"), str_field(t, "model"));
+        let line = cx.line(t.span().start);
+        let parsed = price_entry(&mut cx, i, t);
+        if let (Some(p), Some(m)) = &key {
+            if let Some(first) = seen.insert((p.clone(), m.clone()), line) {
                 let msg = format!("duplicate entry (first at line {first}); keep one");
-                cx.push(
-                    t.span().start,
-                    &format!("price[{i}] {}/{}", p.provider, p.model),
-                    None,
-                    msg,
-                );
-            } else {
-                out.prices.push(p);
+                cx.push(t.span().start, &format!("price[{i}] {p}/{m}"), None, msg);
+                continue;
             }
         }
+        out.prices.extend(parsed);
     }
     let mut seen: HashMap<(String, Option<String>), usize> = HashMap::new();
     for (i, t) in doc.discount.iter().enumerate() {
@@ -199,18 +196,18 @@ pub(super) fn parse(src: &str, file: &str) -> Result<Overrides, PricingError> {
     }
 }
 
+/// A string field of a table, if present and a string.
+fn str_field(t: &Spanned<Table>, name: &str) -> Option<String> {
+    t.get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref() == name)
+        .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string))
+}
+
 fn price_entry(cx: &mut Ctx, i: usize, t: &Spanned<Table>) -> Option<PriceOverride> {
     let before = cx.issues.len();
-    let label = |t: &Table| {
-        let s = |k: &str| {
-            t.iter()
-                .find(|(kk, _)| kk.get_ref() == k)
-                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string))
-                .unwrap_or_else(|| "?".into())
-        };
-        format!("price[{i}] {}/{}", s("provider"), s("model"))
-    };
-    let entry = label(t.get_ref());
+    let s = |k: &str| str_field(t, k).unwrap_or_else(|| "?".into());
+    let entry = format!("price[{i}] {}/{}", s("provider"), s("model"));
     let mut p = PriceOverride {
         line: cx.line(t.span().start),
         ..PriceOverride::default()
