@@ -137,3 +137,56 @@ pub fn bundled_trend_inputs(
     }
     Ok(out)
 }
+
+#[derive(Debug, Deserialize)]
+struct PointRow {
+    model: String,
+    score: f64,
+    release_date: String,
+    input_per_mtok: Decimal,
+    output_per_mtok: Decimal,
+    #[serde(default)]
+    price_from: String,
+}
+
+/// Reads user-supplied trend points (CSV with a header:
+/// `model,score,release_date,input_per_mtok,output_per_mtok[,price_from]`), so the trend can be
+/// rerun on any quality table and fresh prices.
+pub fn parse_trend_points(file: &str, text: &str) -> Result<Vec<TrendInput>, MarketError> {
+    read_csv::<PointRow>(file, text)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let line = i as u64 + 2;
+            let release =
+                NaiveDate::parse_from_str(r.release_date.trim(), "%Y-%m-%d").map_err(|_| {
+                    MarketError::Table {
+                        file: file.to_string(),
+                        line,
+                        message: format!("release_date '{}' is not YYYY-MM-DD", r.release_date),
+                    }
+                })?;
+            if r.input_per_mtok.is_sign_negative() && !r.input_per_mtok.is_zero()
+                || r.output_per_mtok.is_sign_negative() && !r.output_per_mtok.is_zero()
+            {
+                return Err(MarketError::Table {
+                    file: file.to_string(),
+                    line,
+                    message: "prices must be 0 or more".into(),
+                });
+            }
+            Ok(TrendInput {
+                model: r.model,
+                score: r.score,
+                release,
+                input_per_mtok: r.input_per_mtok,
+                output_per_mtok: r.output_per_mtok,
+                price_from: if r.price_from.is_empty() {
+                    file.to_string()
+                } else {
+                    r.price_from
+                },
+            })
+        })
+        .collect()
+}

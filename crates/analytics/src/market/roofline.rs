@@ -44,6 +44,16 @@ impl Quant {
     }
 }
 
+impl std::fmt::Display for Quant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Quant::Fp16 => "fp16",
+            Quant::Fp8 => "fp8",
+            Quant::Int4 => "int4",
+        })
+    }
+}
+
 impl FromStr for Quant {
     type Err = MarketError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

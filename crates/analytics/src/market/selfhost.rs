@@ -69,6 +69,8 @@ pub struct SelfHostReport {
     /// Utilization at which self-hosted blended $/Mtok equals the cheapest API blended price
     /// (> 1 means self-hosting cannot match it).
     pub break_even_utilization: Option<f64>,
+    /// The same against the median provider's blended price.
+    pub break_even_utilization_vs_median: Option<f64>,
     /// Method, sources, assumptions.
     #[serde(flatten)]
     pub provenance: Provenance,
@@ -85,7 +87,8 @@ fn usd_per_mtok(hourly: Decimal, tok_s: f64, utilization: f64) -> Result<Decimal
                 "the estimate came out at 0 tokens/s; check the inputs",
             )
         })?;
-    Ok(hourly * Decimal::from(1_000_000u32) / tokens_per_hour)
+    // An estimate: 6 decimal places (a millionth of a dollar per Mtok) is more than enough.
+    Ok((hourly * Decimal::from(1_000_000u32) / tokens_per_hour).round_dp(6))
 }
 
 /// Inputs of `selfhost` beyond the model and GPU.
@@ -124,7 +127,7 @@ pub fn selfhost(
     let cost = SelfHostPrice {
         input: inp,
         output: out,
-        blended: input.ratio.blend(inp, out),
+        blended: input.ratio.blend(inp, out).round_dp(6),
     };
     let api = match canonical {
         Some(c) => spread_for_model(set, c, input.ratio)
@@ -141,10 +144,9 @@ pub fn selfhost(
     };
     // Cost scales as 1/U, so cost(U) = cost(1)/U and break-even U* = cost(1) / api_min.
     let at_full = to_f64(cost.blended) * input.utilization;
-    let break_even_utilization = api
-        .as_ref()
-        .filter(|a| !a.blended.min.is_zero())
-        .map(|a| at_full / to_f64(a.blended.min));
+    let break_even = |p: Decimal| (!p.is_zero()).then(|| at_full / to_f64(p));
+    let break_even_utilization = api.as_ref().and_then(|a| break_even(a.blended.min));
+    let break_even_utilization_vs_median = api.as_ref().and_then(|a| break_even(a.blended.median));
     let s = &input.serving;
     let spec = match s.spec_accept {
         Some(r) if r > 0.0 => format!("speculative decoding: k = {} drafts, acceptance r = {r}: tokens/step = (1 - r^(k+1)) / (1 - r) = {:.3} (Leviathan et al. 2023; draft-model cost ignored; the target verifies k+1 tokens per step, counted in the compute bound)", s.spec_tokens, rf.tokens_per_step),
@@ -153,7 +155,7 @@ pub fn selfhost(
     Ok(SelfHostReport {
         provenance: Provenance {
             method: vec![
-                format!("memory: weights = total params x {} B/param ({:?}); KV = batch {} x context {} x {:.0} B/token (2-byte KV); must fit in {:.0}% of {} x {} GB", s.quant.bytes_per_param(), s.quant, s.batch, s.context_tokens, shape.kv_bytes_per_token, s.memory_usable * 100.0, s.gpus, gpu.memory_gb),
+                format!("memory: weights = total params x {} B/param ({}); KV = batch {} x context {} x {:.0} B/token (2-byte KV); must fit in {:.0}% of {} x {} GB", s.quant.bytes_per_param(), s.quant, s.batch, s.context_tokens, shape.kv_bytes_per_token, s.memory_usable * 100.0, s.gpus, gpu.memory_gb),
                 format!("decode step = max(bytes read / (GPUs x bandwidth x MBU {}), 2 x active params x batch x verified tokens / (GPUs x peak FLOPs x MFU {})); bytes read = active params x B/param + whole-batch KV", s.mbu, s.mfu),
                 "decode tok/s = batch x tokens per step / step time; prefill tok/s = GPUs x peak FLOPs x MFU / (2 x active params) (attention FLOPs ignored)".into(),
                 spec,
@@ -178,6 +180,7 @@ pub fn selfhost(
         cost,
         api,
         break_even_utilization,
+        break_even_utilization_vs_median,
     })
 }
 
