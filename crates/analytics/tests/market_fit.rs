@@ -199,3 +199,30 @@ fn shipped_trend_inputs() {
     assert_eq!(mix.price_from, "cortecs:mixtral-8x7B-instruct-v0.1");
     assert!(bundled_trend_inputs("no-such-bench", BlendRatio::default()).is_err());
 }
+
+#[test]
+fn user_trend_points() {
+    use jevons_analytics::market::quality::parse_trend_points;
+    let ok = "model,score,release_date,input_per_mtok,output_per_mtok\nm1,8,2024-01-01,1,2\nm2,8,2025-01-01,0.5,1\n";
+    let v = parse_trend_points("p.csv", ok).unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1].input_per_mtok, d("0.5"));
+    assert_eq!(v[0].price_from, "p.csv");
+    let e = parse_trend_points(
+        "p.csv",
+        "model,score,release_date,input_per_mtok,output_per_mtok\nm1,8,2024/01/01,1,2\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("p.csv line 2") && e.to_string().contains("YYYY-MM-DD"),
+        "{e}"
+    );
+    let e = parse_trend_points(
+        "p.csv",
+        "model,score,release_date,input_per_mtok,output_per_mtok\nm1,8,2024-01-01,-1,2\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("0 or more"), "{e}");
+    let e = parse_trend_points("p.csv", "model,score\nm1,x\n").unwrap_err();
+    assert!(matches!(e, MarketError::Table { .. }), "{e}");
+}

@@ -124,3 +124,37 @@ fn ratios_by_hand() {
     let b = r.by_provider.iter().find(|g| g.group == "b").unwrap();
     assert_eq!((b.n, b.min, b.max), (2, 1.0, 3.0));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// For any priced points: min ≤ median ≤ max, the blend lies between input and output,
+        /// and the cheapest provider's blended price is the minimum.
+        #[test]
+        fn spread_invariants(prices in proptest::collection::vec((0u32..5, 0u64..100_000, 0u64..100_000), 1..40), ri in 0u32..5, ro in 1u32..5) {
+            let points: Vec<PricePoint> = prices.iter().enumerate().map(|(i, (prov, a, b))| {
+                PricePoint::new(&format!("p{prov}"), &format!("m{i}"), "x", Decimal::new(*a as i64, 3), Decimal::new(*b as i64, 3))
+            }).collect();
+            let ratio = BlendRatio { input: ri, output: ro };
+            let set = PriceSet::new(points.clone(), "prop");
+            let r = spread(&set, ratio, 1).unwrap();
+            for row in &r.rows {
+                prop_assert!(row.blended.min <= row.blended.median && row.blended.median <= row.blended.max);
+                prop_assert!(row.input.min <= row.input.median && row.input.median <= row.input.max);
+            }
+            for p in &points {
+                let b = p.blended(ratio);
+                let lo = p.input_per_mtok.min(p.output_per_mtok);
+                let hi = p.input_per_mtok.max(p.output_per_mtok);
+                prop_assert!(lo <= b && b <= hi);
+            }
+            if let Some(row) = r.rows.first() {
+                let m = spread_for_model(&set, "x", ratio).unwrap();
+                prop_assert_eq!(m.providers[0].blended, row.blended.min);
+                prop_assert_eq!(m.providers.len(), row.providers);
+            }
+        }
+    }
+}
