@@ -1,1 +1,101 @@
-fn main() {}
+//! Admission + settle in memory with 5 budgets and 3 rate limits per request (one core).
+//! Target: ≥ 1 million admit+settle per second.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use jevons_core::{Attribution, Money};
+use jevons_policy::{AdmitRequest, Policy, PolicyConfig, RateCard};
+
+const CONFIG: &str = r#"
+[[budgets]]
+name = "per-key"
+scope = "key:*"
+limit_usd = "1000000"
+window = "month"
+[[budgets]]
+name = "team"
+scope = "team:search"
+limit_usd = "1000000"
+window = "day"
+[[budgets]]
+name = "org"
+scope = "org:acme"
+limit_usd = "1000000"
+window = "total"
+[[budgets]]
+name = "per-customer"
+scope = "customer:*"
+limit_usd = "1000000"
+window = "month"
+mode = "soft"
+[[budgets]]
+name = "feature"
+scope = "feature:chat"
+limit_usd = "1000000"
+window = "hour"
+[[rate_limits]]
+scope = "key:*"
+requests_per_minute = 1000000000
+[[rate_limits]]
+scope = "team:*"
+tokens_per_minute = 1000000000000
+[[rate_limits]]
+scope = "org:acme"
+usd_per_hour = "1000000"
+[task_caps.default]
+loop_threshold = 0
+"#;
+
+fn bench(c: &mut Criterion) {
+    let cfg = match PolicyConfig::from_toml_str(CONFIG) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let policy = match Policy::new(cfg) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let attrs: Vec<Attribution> = (0..64)
+        .map(|i| Attribution {
+            key_id: format!("key-{i}"),
+            team: "search".into(),
+            org: "acme".into(),
+            customer: Some(format!("cust-{}", i % 16)),
+            feature: Some("chat".into()),
+            ..Default::default()
+        })
+        .collect();
+    let price = RateCard {
+        input_pico_per_token: 2_500_000,
+        output_pico_per_token: 10_000_000,
+    };
+    let mut now = 1_800_000_000_000i64;
+    let mut i = 0usize;
+    let mut g = c.benchmark_group("policy");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("admit_settle_5_budgets_3_rate_limits", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            now += 1;
+            let req = AdmitRequest {
+                attribution: &attrs[i % attrs.len()],
+                model: "gpt-4o",
+                input_tokens_upper_bound: 1200,
+                requested_max_output: Some(800),
+                price,
+                request_hash: i as u64,
+            };
+            match policy.admit(black_box(&req), now) {
+                Ok(adm) => {
+                    black_box(adm.settle(Money::from_pico(5_000_000_000), 300, now));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jevons_core::{Attribution, Money};
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 use crate::config::{BudgetMode, SoftAction};
 use crate::output_cap::{OutputLearner, Samples};
@@ -14,7 +15,7 @@ use crate::policy::{Compiled, Inner, Policy, RateUnit, SEP};
 use crate::rate_card::RateCard;
 use crate::refusal::Refusal;
 use crate::refusals;
-use crate::store::{BudgetLine, Handle, RateLine, RateRule, ReserveAsk, TaskCheck};
+use crate::store::{BudgetLine, Handle, Lines, RateLine, RateRule, ReserveAsk, TaskCheck};
 use crate::window::{Window, WindowBounds};
 
 /// What the gateway knows about a request before forwarding it.
@@ -58,10 +59,10 @@ pub struct Admission {
 struct Live {
     inner: Arc<Inner>,
     compiled: Arc<Compiled>,
-    budget_held: Vec<Handle>,
-    budget_windows: Vec<Window>,
+    budget_held: Lines<Handle>,
+    budget_windows: Lines<Window>,
     /// `(handle, rule, unit, reserved cost)`.
-    rate_held: Vec<(Handle, RateRule, RateUnit, u64)>,
+    rate_held: Lines<(Handle, RateRule, RateUnit, u64)>,
     learner: Option<Arc<Mutex<Samples>>>,
     input_tokens: u64,
     output_tokens: u64,
@@ -125,20 +126,18 @@ impl Policy {
 
         // 2. Output tokens wanted: min(client max_tokens, route cap).
         let oc = &c.config.output_caps;
-        let learner = oc.learn.then(|| {
-            inner
-                .learner
-                .cell(&format!("{}{SEP}{}", req.model, attr.key_id))
-        });
+        let learner = oc
+            .learn
+            .then(|| inner.learner.cell(req.model, &attr.key_id));
         let route_cap = OutputLearner::cap(oc, req.model, learner.as_deref());
         let want = req
             .requested_max_output
             .map_or(route_cap, |r| r.min(route_cap));
 
         // 3. Budget lines, reserved all-or-nothing.
-        let mut keys = String::with_capacity(128);
-        let mut spans = Vec::with_capacity(c.budgets.len() + 1);
-        let mut metas = Vec::with_capacity(c.budgets.len() + 1);
+        let mut keys = String::with_capacity(256);
+        let mut spans: Lines<(usize, usize)> = SmallVec::new();
+        let mut metas: Lines<LineMeta> = SmallVec::new();
         for (i, b) in c.budgets.iter().enumerate() {
             if let Some(v) = b.spec.scope.applies_to(attr) {
                 let start = keys.len();
@@ -156,8 +155,20 @@ impl Policy {
             spans.push((start, keys.len()));
             metas.push(LineMeta::TaskUsd);
         }
-        let mut windows = Vec::with_capacity(metas.len());
-        let lines: Vec<BudgetLine<'_>> = spans
+        // Rate-limit keys too (their costs are known only after the reservation).
+        let mut rspans: Lines<(usize, usize, usize, usize)> = SmallVec::new();
+        for (ri, r) in c.rates.iter().enumerate() {
+            if let Some(v) = r.scope.applies_to(attr) {
+                for (j, rule) in r.rules.iter().enumerate() {
+                    let start = keys.len();
+                    keys.push_str(&rule.3);
+                    keys.push_str(v);
+                    rspans.push((start, keys.len(), ri, j));
+                }
+            }
+        }
+        let mut windows: Lines<Window> = SmallVec::new();
+        let lines: Lines<BudgetLine<'_>> = spans
             .iter()
             .zip(&metas)
             .map(|(&(a, z), m)| {
@@ -197,40 +208,30 @@ impl Policy {
                 }));
             }
         };
-        let budget_windows: Vec<WindowBounds> = lines.iter().map(|l| l.window).collect();
+        let budget_windows: Lines<WindowBounds> = lines.iter().map(|l| l.window).collect();
 
         // 4. Rate limits, with the clamped token count and the reserved dollars.
         let tokens = req
             .input_tokens_upper_bound
             .saturating_add(reserved.output_tokens);
         let usd = u64::try_from(reserved.amount.pico()).unwrap_or(0);
-        let mut rkeys = String::new();
-        let mut rspans = Vec::new();
-        for (ri, r) in c.rates.iter().enumerate() {
-            if let Some(v) = r.scope.applies_to(attr) {
-                for (j, (unit, _, _, prefix)) in r.rules.iter().enumerate() {
-                    let start = rkeys.len();
-                    rkeys.push_str(prefix);
-                    rkeys.push_str(v);
-                    let cost = match unit {
+        let rlines: Lines<RateLine<'_>> = rspans
+            .iter()
+            .map(|&(a, z, ri, j)| {
+                let (unit, rule, _, _) = &c.rates[ri].rules[j];
+                RateLine {
+                    key: &keys[a..z],
+                    rule: *rule,
+                    cost: match unit {
                         RateUnit::Requests | RateUnit::Concurrent => 1,
                         RateUnit::Tokens => tokens,
                         RateUnit::Usd => usd,
-                    };
-                    rspans.push((start, rkeys.len(), ri, j, cost));
+                    },
                 }
-            }
-        }
-        let rlines: Vec<RateLine<'_>> = rspans
-            .iter()
-            .map(|&(a, z, ri, j, cost)| RateLine {
-                key: &rkeys[a..z],
-                rule: c.rates[ri].rules[j].1,
-                cost,
             })
             .collect();
         let rate_handles = if rlines.is_empty() {
-            Vec::new()
+            SmallVec::new()
         } else {
             match inner.store.rate_acquire(&rlines, now_ms) {
                 Ok(h) => h,
@@ -242,20 +243,18 @@ impl Policy {
                         Money::ZERO,
                     );
                     rollback_task(&task_held);
-                    let (a, z, ri, j, cost) = rspans[s.line];
+                    let (a, z, ri, j) = rspans[s.line];
                     let r = &c.rates[ri];
-                    let value = &rkeys[a + r.rules[j].3.len()..z];
+                    let value = &keys[a + r.rules[j].3.len()..z];
+                    let cost = rlines[s.line].cost;
                     return Err(Box::new(refusals::rate(r, j, value, cost, &s)));
                 }
             }
         };
         let rate_held = rate_handles
             .into_iter()
-            .zip(&rspans)
-            .map(|(h, &(_, _, ri, j, cost))| {
-                let (unit, rule, _, _) = &c.rates[ri].rules[j];
-                (h, *rule, *unit, cost)
-            })
+            .zip(rspans.iter().zip(&rlines))
+            .map(|(h, (&(_, _, ri, j), line))| (h, line.rule, c.rates[ri].rules[j].0, line.cost))
             .collect();
 
         // 5. Soft budgets past their limit: degrade or warn.
@@ -365,7 +364,7 @@ impl Drop for Admission {
 
 impl Live {
     fn finish(self, actual: Money, output_tokens: Option<u64>, now_ms: i64) -> Settled {
-        let windows: Vec<WindowBounds> = self
+        let windows: Lines<WindowBounds> = self
             .budget_windows
             .iter()
             .map(|w| self.compiled.bounds(*w, now_ms.max(self.admitted_ms)))

@@ -2,9 +2,9 @@
 //! (or for more). A configured per-model cap wins; else a cap learned from the recent
 //! output lengths of that model and key (a high quantile plus headroom); else the default.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::OutputCaps;
@@ -64,24 +64,40 @@ impl Samples {
     }
 }
 
+/// `(model, key id, samples)`.
+type Route = (Box<str>, Box<str>, Arc<Mutex<Samples>>);
+
 /// Learned caps for every model + key seen.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct OutputLearner {
-    map: RwLock<HashMap<Box<str>, Arc<Mutex<Samples>>>>,
+    hasher: ahash::RandomState,
+    map: RwLock<HashTable<Route>>,
+}
+
+impl std::fmt::Debug for OutputLearner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OutputLearner({} routes)", self.map.read().len())
+    }
 }
 
 impl OutputLearner {
-    /// The samples cell for `key` (model + key id), created on first use.
-    pub fn cell(&self, key: &str) -> Arc<Mutex<Samples>> {
-        if let Some(c) = self.map.read().get(key) {
-            return Arc::clone(c);
+    /// The samples cell for `model` + `key_id`, created on first use.
+    pub fn cell(&self, model: &str, key_id: &str) -> Arc<Mutex<Samples>> {
+        let h = self.hasher.hash_one((model, key_id));
+        let eq = |e: &Route| &*e.0 == model && &*e.1 == key_id;
+        if let Some(e) = self.map.read().find(h, eq) {
+            return Arc::clone(&e.2);
         }
-        Arc::clone(
-            self.map
-                .write()
-                .entry(key.into())
-                .or_insert_with(|| Arc::new(Mutex::new(Samples::new()))),
-        )
+        let mut g = self.map.write();
+        if let Some(e) = g.find(h, eq) {
+            return Arc::clone(&e.2);
+        }
+        let cell = Arc::new(Mutex::new(Samples::new()));
+        let hasher = &self.hasher;
+        g.insert_unique(h, (model.into(), key_id.into(), Arc::clone(&cell)), |e| {
+            hasher.hash_one((&*e.0, &*e.1))
+        });
+        cell
     }
 
     /// The output cap for `model` given its samples cell.
@@ -113,7 +129,7 @@ mod tests {
     fn learns_a_high_quantile_with_headroom() {
         let cfg = OutputCaps::default();
         let l = OutputLearner::default();
-        let c = l.cell("m\u{1f}k");
+        let c = l.cell("m", "k");
         assert_eq!(
             OutputLearner::cap(&cfg, "m", Some(&c)),
             4096,

@@ -2,6 +2,7 @@
 //! not per-request: runtime budget changes (admin API), status rows (`jevons budgets
 //! list`), and rebuilding spent-in-window from the ledger at start.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -34,7 +35,39 @@ pub(crate) struct Compiled {
     pub(crate) tz: Tz,
     pub(crate) budgets: Vec<CompiledBudget>,
     pub(crate) rates: Vec<CompiledRate>,
-    windows: [Mutex<WindowBounds>; 4],
+    windows: [WindowCache; 4],
+}
+
+/// The current window of one kind, read lock-free (a seqlock over two atomics); a reader
+/// that sees a write in progress or a stale window recomputes under the writer lock.
+#[derive(Debug, Default)]
+struct WindowCache {
+    seq: AtomicU64,
+    start: AtomicI64,
+    end: AtomicI64,
+    write: Mutex<()>,
+}
+
+impl WindowCache {
+    fn get(&self, w: Window, tz: Tz, now_ms: i64) -> WindowBounds {
+        let s1 = self.seq.load(Ordering::SeqCst);
+        if s1 & 1 == 0 {
+            let b = WindowBounds {
+                start_ms: self.start.load(Ordering::SeqCst),
+                end_ms: self.end.load(Ordering::SeqCst),
+            };
+            if self.seq.load(Ordering::SeqCst) == s1 && b.contains(now_ms) {
+                return b;
+            }
+        }
+        let b = window::bounds(w, tz, now_ms);
+        let _g = self.write.lock();
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        self.start.store(b.start_ms, Ordering::SeqCst);
+        self.end.store(b.end_ms, Ordering::SeqCst);
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        b
+    }
 }
 
 #[derive(Debug)]
@@ -119,12 +152,7 @@ impl Compiled {
             tz,
             budgets,
             rates,
-            windows: std::array::from_fn(|_| {
-                Mutex::new(WindowBounds {
-                    start_ms: 0,
-                    end_ms: 0,
-                })
-            }),
+            windows: Default::default(),
             config,
         })
     }
@@ -138,11 +166,7 @@ impl Compiled {
             Window::Day => 2,
             Window::Hour => 3,
         };
-        let mut g = self.windows[i].lock();
-        if !g.contains(now_ms) {
-            *g = window::bounds(w, self.tz, now_ms);
-        }
-        *g
+        self.windows[i].get(w, self.tz, now_ms)
     }
 }
 

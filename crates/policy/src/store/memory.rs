@@ -2,10 +2,10 @@
 //! `parking_lot::Mutex` per cell (budget line, rate counter, task). A request's lines are
 //! locked together in address order, so multi-line reservations are atomic and deadlock-free.
 
-use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
+use smallvec::SmallVec;
 
 use jevons_core::Money;
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -13,8 +13,8 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use super::plan::plan_reservation;
 use super::task_state::{TaskCheck, TaskRecord, TaskShortfall};
 use super::{
-    BudgetLine, Handle, LineState, PolicyStore, RateLine, RateRule, RateShortfall, ReserveAsk,
-    Reserved, Shortfall,
+    BudgetLine, Handle, LineState, Lines, PolicyStore, RateLine, RateRule, RateShortfall,
+    ReserveAsk, Reserved, Shortfall,
 };
 use crate::window::WindowBounds;
 
@@ -79,9 +79,13 @@ struct RateCell {
     last_ms: i64,
 }
 
+type Table = HashTable<(Box<str>, Arc<Cell>)>;
+
+/// A sharded map from key to cell; the key is hashed once (keyed ahash) and the same
+/// hash picks the shard and the bucket.
 struct Shards {
-    hasher: RandomState,
-    maps: Vec<RwLock<HashMap<Box<str>, Arc<Cell>>>>,
+    hasher: ahash::RandomState,
+    maps: Vec<RwLock<Table>>,
 }
 
 impl std::fmt::Debug for Shards {
@@ -97,36 +101,42 @@ impl std::fmt::Debug for Shards {
 impl Shards {
     fn new() -> Self {
         Shards {
-            hasher: RandomState::new(),
-            maps: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: ahash::RandomState::new(),
+            maps: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
         }
     }
 
-    fn shard(&self, key: &str) -> &RwLock<HashMap<Box<str>, Arc<Cell>>> {
-        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
-        &self.maps[i]
+    fn locate(&self, key: &str) -> (u64, &RwLock<Table>) {
+        let h = self.hasher.hash_one(key);
+        (h, &self.maps[((h >> 32) as usize) % SHARDS])
     }
 
     fn get(&self, key: &str) -> Option<Arc<Cell>> {
-        self.shard(key).read().get(key).cloned()
+        let (h, shard) = self.locate(key);
+        let g = shard.read();
+        g.find(h, |e| &*e.0 == key).map(|e| Arc::clone(&e.1))
     }
 
     fn get_or(&self, key: &str, make: impl FnOnce() -> Kind) -> Arc<Cell> {
-        let shard = self.shard(key);
-        if let Some(c) = shard.read().get(key) {
-            return Arc::clone(c);
+        let (h, shard) = self.locate(key);
+        if let Some(e) = shard.read().find(h, |e| &*e.0 == key) {
+            return Arc::clone(&e.1);
         }
-        Arc::clone(
-            shard
-                .write()
-                .entry(key.into())
-                .or_insert_with(|| Arc::new(Cell(make()))),
-        )
+        let mut g = shard.write();
+        if let Some(e) = g.find(h, |e| &*e.0 == key) {
+            return Arc::clone(&e.1);
+        }
+        let cell = Arc::new(Cell(make()));
+        let hasher = &self.hasher;
+        g.insert_unique(h, (key.into(), Arc::clone(&cell)), |e| {
+            hasher.hash_one(&*e.0)
+        });
+        cell
     }
 
     fn retain(&self, mut keep: impl FnMut(&str, &Cell) -> bool) {
         for m in &self.maps {
-            m.write().retain(|k, c| keep(k, c));
+            m.write().retain(|e| keep(&e.0, &e.1));
         }
     }
 
@@ -187,23 +197,24 @@ fn rate(c: &Cell) -> Option<&Mutex<RateCell>> {
     }
 }
 
-/// Locks `cells` in address order; returns guards indexed like `cells`.
-fn lock_all<'a, T>(mutexes: &[&'a Mutex<T>]) -> Vec<MutexGuard<'a, T>> {
-    let mut order: Vec<usize> = (0..mutexes.len()).collect();
-    order.sort_by_key(|&i| std::ptr::from_ref(mutexes[i]) as usize);
-    let mut slots: Vec<Option<MutexGuard<'a, T>>> = (0..mutexes.len()).map(|_| None).collect();
-    for i in order {
-        slots[i] = Some(mutexes[i].lock());
-    }
-    slots.into_iter().flatten().collect()
+/// Locks `mutexes` in address order (deadlock-free); returns guards indexed like `mutexes`.
+fn lock_all<'a, T>(mutexes: &[&'a Mutex<T>]) -> Small<MutexGuard<'a, T>> {
+    let mut order: Small<usize> = (0..mutexes.len()).collect();
+    order.sort_unstable_by_key(|&i| std::ptr::from_ref(mutexes[i]) as usize);
+    let mut locked: Small<(usize, MutexGuard<'a, T>)> =
+        order.into_iter().map(|i| (i, mutexes[i].lock())).collect();
+    locked.sort_unstable_by_key(|e| e.0);
+    locked.into_iter().map(|e| e.1).collect()
 }
+
+type Small<T> = SmallVec<[T; 8]>;
 
 impl PolicyStore for MemoryStore {
     fn reserve(&self, lines: &[BudgetLine<'_>], ask: &ReserveAsk) -> Result<Reserved, Shortfall> {
-        let cells: Vec<Arc<Cell>> = lines.iter().map(|l| self.budget_cell(l.key)).collect();
-        let mutexes: Vec<&Mutex<BudgetCell>> = cells.iter().filter_map(|c| budget(c)).collect();
+        let cells: Small<Arc<Cell>> = lines.iter().map(|l| self.budget_cell(l.key)).collect();
+        let mutexes: Small<&Mutex<BudgetCell>> = cells.iter().filter_map(|c| budget(c)).collect();
         let mut guards = lock_all(&mutexes);
-        let mut view = Vec::with_capacity(lines.len());
+        let mut view: Small<_> = SmallVec::new();
         for (g, l) in guards.iter_mut().zip(lines) {
             g.roll(l.window);
             view.push((g.state(), l.limit, l.hard));
@@ -212,8 +223,8 @@ impl PolicyStore for MemoryStore {
             line: i,
             state: view.get(i).map(|v| v.0).unwrap_or_default(),
         })?;
-        let mut soft_over = Vec::with_capacity(lines.len());
-        let mut after = Vec::with_capacity(lines.len());
+        let mut soft_over = SmallVec::new();
+        let mut after = SmallVec::new();
         for (g, l) in guards.iter_mut().zip(lines) {
             g.reserved += plan.amount;
             let s = g.state();
@@ -225,6 +236,7 @@ impl PolicyStore for MemoryStore {
             after.push(s);
         }
         drop(guards);
+        drop(mutexes);
         Ok(Reserved {
             output_tokens: plan.output_tokens,
             amount: plan.amount,
@@ -289,17 +301,17 @@ impl PolicyStore for MemoryStore {
         &self,
         lines: &[RateLine<'_>],
         now_ms: i64,
-    ) -> Result<Vec<Handle>, RateShortfall> {
-        let cells: Vec<Arc<Cell>> = lines
+    ) -> Result<Lines<Handle>, RateShortfall> {
+        let cells: Small<Arc<Cell>> = lines
             .iter()
             .map(|l| {
                 self.rates
                     .get_or(l.key, || Kind::Rate(Mutex::new(RateCell::default())))
             })
             .collect();
-        let mutexes: Vec<&Mutex<RateCell>> = cells.iter().filter_map(|c| rate(c)).collect();
+        let mutexes: Small<&Mutex<RateCell>> = cells.iter().filter_map(|c| rate(c)).collect();
         let mut guards = lock_all(&mutexes);
-        let mut next = Vec::with_capacity(lines.len());
+        let mut next: Small<i128> = SmallVec::new();
         for (i, (g, l)) in guards.iter_mut().zip(lines).enumerate() {
             match l.rule {
                 RateRule::Gcra { limit, period_ms } => {
@@ -335,6 +347,7 @@ impl PolicyStore for MemoryStore {
             }
         }
         drop(guards);
+        drop(mutexes);
         Ok(cells.into_iter().map(Handle::Memory).collect())
     }
 

@@ -10,6 +10,7 @@ mod task_state;
 use std::sync::Arc;
 
 use jevons_core::Money;
+use smallvec::SmallVec;
 
 use crate::window::WindowBounds;
 
@@ -64,6 +65,9 @@ pub enum Handle {
     Key(Arc<str>),
 }
 
+/// A few items per request (lines, handles), inline up to 8.
+pub type Lines<T> = SmallVec<[T; 8]>;
+
 /// A successful reservation.
 #[derive(Debug)]
 pub struct Reserved {
@@ -72,11 +76,11 @@ pub struct Reserved {
     /// Money held on every line.
     pub amount: Money,
     /// One handle per line, in the order of the lines.
-    pub held: Vec<Handle>,
+    pub held: Lines<Handle>,
     /// Per line: true when a soft line is past its limit with this reservation included.
-    pub soft_over: Vec<bool>,
+    pub soft_over: Lines<bool>,
     /// Per line: the state after reserving (for warnings).
-    pub after: Vec<LineState>,
+    pub after: Lines<LineState>,
 }
 
 /// Why a reservation failed: the first hard line that cannot pay for the minimum.
@@ -161,7 +165,7 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
         &self,
         lines: &[RateLine<'_>],
         now_ms: i64,
-    ) -> Result<Vec<Handle>, RateShortfall>;
+    ) -> Result<Lines<Handle>, RateShortfall>;
 
     /// Corrects a GCRA line from the reserved cost to the actual one, or frees a
     /// concurrency slot (`actual` ignored).
