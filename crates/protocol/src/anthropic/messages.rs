@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::usage::AnthropicUsage;
+
 /// A messages request. `max_tokens` is required by the real API; it is optional here so a
 /// proxy can parse first and answer the provider's own 400 itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,9 +122,9 @@ pub struct MessagesResponse {
     pub stop_reason: Option<String>,
     /// The stop sequence hit, if any.
     pub stop_sequence: Option<String>,
-    /// Raw usage block (see `crate::extract`).
+    /// Usage block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Value>,
+    pub usage: Option<AnthropicUsage>,
 }
 
 #[cfg(test)]

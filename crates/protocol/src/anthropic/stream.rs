@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::MessagesResponse;
 use crate::error_body::AnthropicErrorDetail;
+use crate::usage::AnthropicUsage;
 
 /// One stream event (the SSE `event:` name equals `type`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,9 +43,9 @@ pub enum StreamEvent {
     MessageDelta {
         /// `{"stop_reason", "stop_sequence"}`.
         delta: MessageDeltaBody,
-        /// Raw usage (`output_tokens`, cumulative).
+        /// Usage (`output_tokens` cumulative; newer API versions repeat input/cache).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        usage: Option<Value>,
+        usage: Option<AnthropicUsage>,
     },
     /// End of stream.
     MessageStop,

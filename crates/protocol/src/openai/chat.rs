@@ -1,8 +1,10 @@
 //! `POST /v1/chat/completions`: request (lenient, unknown fields preserved), response and
-//! streamed chunk. `usage` stays raw JSON here; `crate::extract` normalizes it.
+//! streamed chunk. `crate::extract` reads usage without parsing whole bodies.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::usage::OpenAiUsage;
 
 /// A chat-completions request. Only the fields jevons reads are typed; everything else is
 /// kept in `extra` and serialized back unchanged.
@@ -149,9 +151,9 @@ pub struct ChatCompletion {
     pub model: String,
     /// The choices.
     pub choices: Vec<Choice>,
-    /// Raw usage block (see `crate::extract`).
+    /// Usage block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Value>,
+    pub usage: Option<OpenAiUsage>,
     /// Other fields, kept.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -183,9 +185,9 @@ pub struct ChatCompletionChunk {
     /// Deltas (empty on the final usage chunk).
     #[serde(default)]
     pub choices: Vec<ChunkChoice>,
-    /// Raw usage (only on the final chunk when `include_usage` was set).
+    /// Usage (only on the final chunk when `include_usage` was set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Value>,
+    pub usage: Option<OpenAiUsage>,
 }
 
 /// One choice delta in a chunk.
