@@ -19,6 +19,9 @@ pub struct Catalog {
     pub(crate) by_key: HashMap<(String, String), usize>,
     pub(crate) by_bare: HashMap<String, Vec<usize>>,
     pub(crate) by_canonical: HashMap<String, Vec<usize>>,
+    /// Model key → entries, and `provider/model` → entries (exact lookups).
+    pub(crate) by_model: HashMap<String, Vec<usize>>,
+    pub(crate) by_full_key: HashMap<String, Vec<usize>>,
 }
 
 /// The model key without a leading `provider/`, lower-cased (the loose lookup key).
@@ -60,6 +63,8 @@ impl Catalog {
             .entry(e.canonical.clone())
             .or_default()
             .push(i);
+        self.by_model.entry(e.model.clone()).or_default().push(i);
+        self.by_full_key.entry(e.key()).or_default().push(i);
         self.by_key.insert(key, i);
         self.entries.push(e);
     }
@@ -69,6 +74,8 @@ impl Catalog {
         self.by_key.clear();
         self.by_bare.clear();
         self.by_canonical.clear();
+        self.by_model.clear();
+        self.by_full_key.clear();
         for e in entries {
             self.upsert(e);
         }

@@ -13,12 +13,12 @@ impl Catalog {
     pub fn resolve(&self, name: &str) -> Result<&PriceEntry, PricingError> {
         let name = name.trim();
         // 1. Exact: the model key as LiteLLM names it, then `provider/model`.
-        let by_model: Vec<usize> = self.positions(|e| e.model == name);
+        let by_model: Vec<usize> = self.by_model.get(name).cloned().unwrap_or_default();
         if by_model.len() == 1 {
             return Ok(&self.entries[by_model[0]]);
         }
         let exact: Vec<usize> = if by_model.is_empty() {
-            self.positions(|e| e.key() == name)
+            self.by_full_key.get(name).cloned().unwrap_or_default()
         } else {
             by_model
         };
@@ -53,17 +53,11 @@ impl Catalog {
         }
     }
 
-    fn positions(&self, f: impl Fn(&PriceEntry) -> bool) -> Vec<usize> {
-        (0..self.entries.len())
-            .filter(|&i| f(&self.entries[i]))
-            .collect()
-    }
-
     /// A name that resolves to entry `i` exactly: its model key when that is unique,
     /// else `provider/model`.
     fn label(&self, i: usize) -> String {
         let e = &self.entries[i];
-        if self.entries.iter().filter(|x| x.model == e.model).count() == 1 {
+        if self.by_model.get(&e.model).map_or(0, Vec::len) == 1 {
             e.model.clone()
         } else {
             e.key()
