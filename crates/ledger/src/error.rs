@@ -53,8 +53,8 @@ pub enum LedgerError {
     /// The query cannot be answered from rollups at the requested resolution.
     #[error("unsupported query: {0}")]
     Unsupported(String),
-    /// The named row does not exist.
-    #[error("{0} not found")]
+    /// The named row does not exist (the text says what and where to look).
+    #[error("{0}")]
     NotFound(String),
     /// Creating the directory or other file-system trouble.
     #[error("cannot use {path}: {source}")]
@@ -91,7 +91,7 @@ pub enum KeyError {
         id: String,
     },
     /// The key is past its expiry.
-    #[error("API key {id} expired at {expires_ms} (ms since epoch); ask an admin for a new key")]
+    #[error("API key {id} expired at {}; ask an admin for a new key", crate::window::format_ms(*expires_ms))]
     Expired {
         /// Key id.
         id: String,

@@ -133,6 +133,13 @@ impl AdminStore {
         })
     }
 
+    /// Opens an existing ledger file (error when there is none).
+    pub fn open_existing(path: &Path) -> Result<AdminStore, LedgerError> {
+        Ok(AdminStore {
+            conn: schema::open(path, false)?,
+        })
+    }
+
     /// Creates a key; returns its record and the secret (show it once; it is not stored).
     pub fn create_key(
         &self,
@@ -150,7 +157,8 @@ impl AdminStore {
         let expires_ms = req.expires_at.map(|d| d.timestamp_millis());
         if let Some(e) = expires_ms.filter(|e| *e <= now_ms) {
             return Err(LedgerError::Invalid(format!(
-                "expiry {e} ms is in the past; give a future date"
+                "expiry {} is in the past; give a future date",
+                crate::window::format_ms(e)
             )));
         }
         let secret = format!("jv-{}", random(40));
@@ -228,7 +236,9 @@ impl AdminStore {
                 row_to_key,
             )
             .optional()?
-            .ok_or_else(|| LedgerError::NotFound(format!("key '{id}' (see `jevons keys list`)")))
+            .ok_or_else(|| {
+                LedgerError::NotFound(format!("no key with id '{id}'; see `jevons keys list`"))
+            })
     }
 
     fn snapshot(&self) -> Result<HashMap<[u8; 32], KeyRecord>, LedgerError> {

@@ -55,8 +55,13 @@ impl Dim {
         })
     }
 
-    /// Kept in the minute and day rollups (the others only in hour rollups).
-    pub fn is_coarse(self) -> bool {
+    /// Kept in the minute rollups (minute-exact windows).
+    pub fn in_minute_rollups(self) -> bool {
+        matches!(self, Dim::Team | Dim::Key | Dim::Org)
+    }
+
+    /// Kept in the day rollups.
+    pub fn in_day_rollups(self) -> bool {
         matches!(
             self,
             Dim::Team | Dim::Key | Dim::Org | Dim::Model | Dim::Provider
@@ -174,23 +179,25 @@ impl Reader {
         if q.by.contains(&Dim::Task) || q.filters.iter().any(|(d, _)| *d == Dim::Task) {
             return self.spend_by_task(q);
         }
-        let coarse =
-            q.by.iter()
-                .chain(q.filters.iter().map(|(d, _)| d))
-                .all(|d| d.is_coarse());
-        let (finest, levels) = if coarse {
-            let top = q.bucket.unwrap_or(Granularity::Day);
-            let levels: Vec<Granularity> =
-                Granularity::ALL.into_iter().filter(|g| *g <= top).collect();
-            (Granularity::Minute, levels)
-        } else if q.bucket == Some(Granularity::Minute) {
+        let dims = || q.by.iter().chain(q.filters.iter().map(|(d, _)| d));
+        let minute_ok = dims().all(|d| d.in_minute_rollups());
+        let day_ok = dims().all(|d| d.in_day_rollups());
+        if q.bucket == Some(Granularity::Minute) && !minute_ok {
             return Err(LedgerError::Unsupported(
-                "minute buckets exist only by team, key, org, model and provider; use --bucket hour"
-                    .into(),
+                "minute buckets exist only by team, key and org; use --bucket hour".into(),
             ));
-        } else {
-            (Granularity::Hour, vec![Granularity::Hour])
-        };
+        }
+        let top = q.bucket.unwrap_or(Granularity::Day);
+        let levels: Vec<Granularity> = Granularity::ALL
+            .into_iter()
+            .filter(|g| *g <= top)
+            .filter(|g| match g {
+                Granularity::Minute => minute_ok,
+                Granularity::Hour => true,
+                Granularity::Day => day_ok,
+            })
+            .collect();
+        let finest = levels.first().copied().unwrap_or(Granularity::Hour);
         let mut filter_sql = String::new();
         for (d, v) in &q.filters {
             let Some((_, col, kind)) = d.col() else {
@@ -313,7 +320,7 @@ impl Reader {
     }
 
     /// Money spent by one team/key/user/... since `since_ms` (minute resolution for team,
-    /// key, org, model, provider; hour resolution for the others; tasks: the task's total).
+    /// key, org; hour resolution for the others; tasks: the task's total).
     pub fn spent_since(
         &self,
         scope: Dim,

@@ -2,11 +2,11 @@
 //! (`Totals`) by dimensions, and per agent task totals. A batch is aggregated in memory,
 //! then each distinct row is UPSERTed once.
 //!
-//! Cardinality choice: hour rows carry all eight dimensions (team, key, org, user, customer,
-//! feature, model, provider); minute and day rows carry only the "coarse" ones (team, key,
-//! org, model, provider), since per-user/customer/feature rows per minute or per day would be
-//! nearly one row per event. Queries by user/customer/feature read hour rows (hour resolution;
-//! day buckets summed from hours); coarse queries use minute edges and day middles.
+//! Cardinality choice (rows must stay far fewer than events): hour rows carry all eight
+//! dimensions (team, key, org, user, customer, feature, model, provider); day rows carry
+//! (team, key, org, model, provider); minute rows only the budget scopes (team, key, org).
+//! So team/key/org windows are minute-exact, model/provider ones hour-exact at the edges
+//! (days in the middle), and user/customer/feature ones read hour rows only.
 
 use std::collections::HashMap;
 
@@ -198,10 +198,10 @@ impl BatchAgg {
     pub fn add(&mut self, e: &LedgerEvent, dims: DimIds, task: i64, parent: i64) {
         for g in Granularity::ALL {
             let bucket = e.ts_ms.div_euclid(g.unit_ms());
-            let d = if g != Granularity::Hour {
-                [dims[0], dims[1], dims[2], 0, 0, 0, dims[6], dims[7]]
-            } else {
-                dims
+            let d = match g {
+                Granularity::Minute => [dims[0], dims[1], dims[2], 0, 0, 0, 0, 0],
+                Granularity::Hour => dims,
+                Granularity::Day => [dims[0], dims[1], dims[2], 0, 0, 0, dims[6], dims[7]],
             };
             self.rows
                 .entry((g.code(), bucket, d))

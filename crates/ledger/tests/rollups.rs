@@ -112,7 +112,7 @@ proptest! {
         write(&path, &events, 50);
         let r = Reader::open(&path).unwrap();
         let (since, until) = (common::T0 + a, common::T0 + a + len);
-        for (by, unit) in [(vec![Dim::Team, Dim::Model], 60_000), (vec![Dim::User, Dim::Feature], 3_600_000)] {
+        for (by, unit) in [(vec![Dim::Team, Dim::Org], 60_000), (vec![Dim::Team, Dim::Model], 3_600_000), (vec![Dim::User, Dim::Feature], 3_600_000), (vec![], 60_000)] {
             let rows = r.spend(&SpendQuery { by: by.clone(), since_ms: since, until_ms: until, bucket, ..SpendQuery::default() }).unwrap();
             let (lo, hi) = (floor(since, unit), ceil(until, unit));
             let inside: Vec<LedgerEvent> = events.iter().filter(|e| e.ts_ms >= lo && e.ts_ms < hi).cloned().collect();

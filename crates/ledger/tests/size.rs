@@ -7,10 +7,14 @@ mod common;
 
 use jevons_ledger::{Ledger, LedgerOptions, Reader, SqliteLedger};
 
-fn measure(span_ms: i64, label: &str) -> f64 {
+fn measure(realistic: bool, span_ms: i64, label: &str) -> f64 {
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("size.sqlite");
-    let mut events = common::events(42, 100_000, common::T0, span_ms);
+    let mut events = if realistic {
+        common::realistic_events(42, 100_000, common::T0, span_ms)
+    } else {
+        common::events(42, 100_000, common::T0, span_ms)
+    };
     events.sort_by_key(|e| e.ts_ms);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -50,6 +54,10 @@ fn measure(span_ms: i64, label: &str) -> f64 {
 
 #[test]
 fn bytes_per_event_100k() {
-    measure(3_600_000, "1 hour of traffic");
-    measure(86_400_000, "1 day of traffic");
+    // Independent random attribution (worst case for rollup cardinality).
+    measure(false, 3_600_000, "independent dims, 1 hour");
+    measure(false, 86_400_000, "independent dims, 1 day");
+    // Gateway-like correlated attribution (200 users in 40 customers, 2 features per team).
+    measure(true, 3_600_000, "correlated dims, 1 hour");
+    measure(true, 86_400_000, "correlated dims, 1 day");
 }
