@@ -58,7 +58,7 @@ fn heavy_tail_top_one_percent_make_over_a_fifth_of_requests() {
     for seed in [1u64, 2] {
         let reqs = Plan::generate(&scenario, seed)
             .unwrap()
-            .first_requests(20_000);
+            .first_requests(5_000);
         let mut per_user: BTreeMap<&str, u64> = BTreeMap::new();
         for r in &reqs {
             *per_user.entry(&r.user).or_default() += 1;
@@ -80,7 +80,7 @@ fn uniform_users_are_not_heavy_tailed() {
     // The heavy-tail assertion above must be able to fail: with exponent 0 it does.
     let mut s = Scenario::load("default").unwrap();
     s.users.zipf_exponent = 0.0;
-    let reqs = Plan::generate(&s, 1).unwrap().first_requests(20_000);
+    let reqs = Plan::generate(&s, 1).unwrap().first_requests(5_000);
     let mut per_user: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &reqs {
         *per_user.entry(&r.user).or_default() += 1;

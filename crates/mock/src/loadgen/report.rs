@@ -51,6 +51,8 @@ pub struct LoadReport {
     pub ttft_p90_ms: f64,
     /// p99.
     pub ttft_p99_ms: f64,
+    /// Streamed requests whose first chunk arrived (the TTFT sample count).
+    pub ttft_samples: u64,
     /// Streamed requests sent.
     pub streamed: u64,
     /// Streams we dropped on purpose mid-way.
@@ -167,6 +169,7 @@ impl Stats {
         let r = &mut self.report;
         r.duration = duration;
         let secs = duration.as_secs_f64();
+        r.ttft_samples = self.ttfts_us.len() as u64;
         r.rps = if secs > 0.0 {
             r.requests as f64 / secs
         } else {
