@@ -86,7 +86,7 @@ pub async fn messages(st: &ProviderState, call: Call<'_>) -> Response<MockBody> 
             &format!("model: {}", req.model),
         );
     };
-    let (total, prefixes) = count_prompt(st, &req);
+    let (total, prefixes, prompt_hash) = count_prompt(st, &req);
     let c = st.cache.lookup_and_store(&prefixes, st.clock.now_ms());
     let input = total.saturating_sub(c.read + c.written);
     let specs: Vec<ToolSpec> = req
@@ -126,7 +126,8 @@ pub async fn messages(st: &ProviderState, call: Call<'_>) -> Response<MockBody> 
                 .count() as u32;
         }
     }
-    let seed = hash_bytes(call.body);
+    // Same prompt + cap → same answer, streamed or not.
+    let seed = mix(prompt_hash, req.max_tokens, 0);
     let plan = generate::plan_choice(
         &PlanInput {
             model,
@@ -194,7 +195,7 @@ fn stop_word(f: Finish) -> &'static str {
 
 /// Tools, then system, then messages (Anthropic's cache order). Breakpoints are blocks with
 /// `cache_control`; without any, a system prompt long enough to cache counts as one.
-fn count_prompt(st: &ProviderState, req: &MsgReq) -> (u32, Vec<Prefix>) {
+fn count_prompt(st: &ProviderState, req: &MsgReq) -> (u32, Vec<Prefix>, u64) {
     let tok = st.tokenizer;
     let mut total: u32 = 0;
     let mut h = hash_bytes(req.model.as_bytes());
@@ -242,7 +243,7 @@ fn count_prompt(st: &ProviderState, req: &MsgReq) -> (u32, Vec<Prefix>) {
             }
         });
     }
-    (total + 4, marks)
+    (total + 4, marks, h)
 }
 
 fn req_has_cache_control(req: &MsgReq) -> bool {

@@ -34,6 +34,8 @@ struct ChatReq {
     tools: Option<Vec<Value>>,
     #[serde(default)]
     tool_choice: Option<Value>,
+    #[serde(default)]
+    seed: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -133,7 +135,7 @@ fn model_not_found(model: &str) -> Response<MockBody> {
 
 /// Counts prompt tokens (cookbook formula: 3 per message + role + content, 3 to prime the
 /// reply) and the cacheable prefixes at each message boundary.
-fn count_prompt(st: &ProviderState, req: &ChatReq) -> (u32, Vec<Prefix>) {
+fn count_prompt(st: &ProviderState, req: &ChatReq) -> (u32, Vec<Prefix>, u64) {
     let tok = st.tokenizer;
     let mut total: u32 = 3;
     let mut h = hash_bytes(req.model.as_bytes());
@@ -162,7 +164,7 @@ fn count_prompt(st: &ProviderState, req: &ChatReq) -> (u32, Vec<Prefix>) {
             tokens: total,
         });
     }
-    (total, prefixes)
+    (total, prefixes, h)
 }
 
 fn tool_setup(req: &ChatReq) -> (Vec<ToolSpec>, ToolMode) {
@@ -224,13 +226,18 @@ pub async fn chat(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
     let Some(model) = st.model(&req.model) else {
         return model_not_found(&req.model);
     };
-    let (prompt, prefixes) = count_prompt(st, &req);
+    let (prompt, prefixes, prompt_hash) = count_prompt(st, &req);
     let cached: CacheOutcome = st.cache.lookup_and_store(&prefixes, st.clock.now_ms());
     // OpenAI reports cache hits in 128-token increments.
     let cached_tokens = cached.read / 128 * 128;
     let (tools, mode) = tool_setup(&req);
     let tool_rounds = req.messages.iter().filter(|m| m.role == "tool").count() as u32;
-    let seed = hash_bytes(call.body);
+    // Same prompt + seed + cap → same answer, streamed or not.
+    let seed = mix(
+        prompt_hash,
+        req.seed.unwrap_or(0) as u64,
+        req.max_completion_tokens.or(req.max_tokens).unwrap_or(0),
+    );
     let inp = PlanInput {
         model,
         seed,
