@@ -86,6 +86,13 @@ fn spread_for_one_model_lists_every_provider() {
     assert_eq!(names, ["b", "a", "c"]);
     assert_eq!(m.providers[0].model, "b/llama-x-turbo");
     assert!((m.providers[2].vs_cheapest.unwrap() - 2.5 / 0.6).abs() < 1e-9);
+    let line = &m.summary_lines()[0];
+    assert!(
+        line.contains("3 providers")
+            && line.contains("0.6000 / 1.2500 / 2.5000")
+            && line.contains("spread 4.17x"),
+        "{line}"
+    );
 }
 
 #[test]

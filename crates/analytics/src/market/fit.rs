@@ -77,6 +77,40 @@ pub struct FitReport {
 }
 
 impl FitReport {
+    /// Summary lines (fits, `--params` price, unpriced models).
+    pub fn summary_lines(&self) -> Vec<String> {
+        let l = &self.linear;
+        let mut out = vec![format!(
+            "linear (dense, n = {}): price = {:.4} + {:.6} x params_B -> {:.4} $/Mtok per 10B parameters, R^2 = {:.3}",
+            l.n, l.intercept, l.slope, self.slope_per_10b, l.r2
+        )];
+        if let Some(g) = &self.loglog {
+            out.push(format!(
+                "log-log (dense, n = {}): price = {:.4} x params_B^{:.3}, R^2 = {:.3}",
+                g.n,
+                10f64.powf(g.intercept),
+                g.slope,
+                g.r2
+            ));
+        }
+        if let Some(a) = &self.at_size {
+            out.push(format!(
+                "fitted blended price at {} B parameters: linear {:.4} $/Mtok{}",
+                a.params_b,
+                a.linear_usd_per_mtok,
+                a.loglog_usd_per_mtok
+                    .map_or(String::new(), |x| format!(", log-log {x:.4} $/Mtok"))
+            ));
+        }
+        if !self.unpriced.is_empty() {
+            out.push(format!(
+                "not in the fit (no priced catalog entry): {}",
+                self.unpriced.join("; ")
+            ));
+        }
+        out
+    }
+
     /// Fitted prices at a size (B parameters).
     pub fn price_at(&self, params_b: f64) -> SizePrice {
         SizePrice {

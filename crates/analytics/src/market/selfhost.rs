@@ -76,6 +76,40 @@ pub struct SelfHostReport {
     pub provenance: Provenance,
 }
 
+impl SelfHostReport {
+    /// Summary lines: the roofline figures and the break-even utilization.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let (rf, s) = (&self.roofline, &self.serving);
+        let mut out = vec![format!(
+            "{} on {} x {} ({}, batch {}, context {}): weights {:.1} GB + KV {:.1} GB of {:.1} GB usable; \
+             decode {:.0} tok/s ({}-bound, {:.2} tokens/step), prefill {:.0} tok/s; at {}% utilization",
+            self.model.name, s.gpus, self.gpu.name, s.quant, s.batch, s.context_tokens, rf.weights_gb, rf.kv_gb,
+            rf.usable_gb, rf.decode_tok_s, if rf.memory_bound { "memory" } else { "compute" },
+            rf.tokens_per_step, rf.prefill_tok_s, self.utilization * 100.0
+        )];
+        let pct = |u: f64| {
+            let over = if u > 1.0 {
+                " (over 100%: cannot match at these settings)"
+            } else {
+                ""
+            };
+            format!("{:.1}%{over}", u * 100.0)
+        };
+        out.push(match (&self.api, self.break_even_utilization) {
+            (Some(x), Some(u)) => format!(
+                "API: {} ({} providers, cheapest {}); break-even utilization: {} vs the cheapest provider, {} vs the median provider",
+                x.canonical,
+                x.providers,
+                x.cheapest.join(" "),
+                pct(u),
+                self.break_even_utilization_vs_median.map_or("-".to_string(), pct)
+            ),
+            _ => "API: no priced catalog entry for this model; no break-even".to_string(),
+        });
+        out
+    }
+}
+
 /// $/Mtok = hourly cost of the replica / (tokens per hour × utilization) × 10^6.
 fn usd_per_mtok(hourly: Decimal, tok_s: f64, utilization: f64) -> Result<Decimal, MarketError> {
     let tokens_per_hour = Decimal::from_f64(tok_s * 3600.0 * utilization)

@@ -101,6 +101,24 @@ pub struct ModelSpread {
     pub provenance: Provenance,
 }
 
+impl ModelSpread {
+    /// One-line summary for a footer above the method lines.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let s = &self.summary;
+        let t = |x: &Stat3| format!("{:.4} / {:.4} / {:.4}", x.min, x.median, x.max);
+        vec![format!(
+            "{}: {} providers; input {}, output {}, blended ({}) {} (min / median / max, $/Mtok); spread {}",
+            s.canonical,
+            s.providers,
+            t(&s.input),
+            t(&s.output),
+            self.ratio,
+            t(&s.blended),
+            s.spread_x.map_or("-".into(), |x| format!("{x:.2}x"))
+        )]
+    }
+}
+
 /// Cheapest non-zero entry per provider for each canonical id, and the number of zero-priced
 /// entries dropped.
 fn per_provider<'a>(

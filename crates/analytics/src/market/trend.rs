@@ -50,6 +50,16 @@ pub struct TrendReport {
     pub provenance: Provenance,
 }
 
+impl TrendReport {
+    /// Summary line: the fitted decline.
+    pub fn summary_lines(&self, label: &str) -> Vec<String> {
+        vec![format!(
+            "{label} >= {}: ln(price) slope {:.4}/year over {} record lows (R^2 = {:.3}) -> {:.2}x cheaper per year; {} models below the bar",
+            self.threshold, self.fit.slope, self.fit.n, self.fit.r2, self.cheaper_per_year, self.below_threshold
+        )]
+    }
+}
+
 /// Builds the timeline and fits the decline. `sources` describe where `inputs` came from.
 pub fn trend(
     inputs: &[TrendInput],

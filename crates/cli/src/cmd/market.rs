@@ -150,6 +150,12 @@ fn usd(d: impl std::fmt::Display) -> String {
     format!("{d:.4}")
 }
 
+fn summary(lines: &[String], format: Format) {
+    if format == Format::Table {
+        lines.iter().for_each(|l| println!("{l}"));
+    }
+}
+
 fn footer(p: &Provenance, format: Format) {
     let lines = p.footer_lines();
     match format {
@@ -196,14 +202,9 @@ fn run_spread(
         if f == Format::Json {
             return print_json(&r);
         }
-        let mut rows = Rows::new([
-            "provider",
-            "model",
-            "input_usd_per_mtok",
-            "output_usd_per_mtok",
-            "blended_usd_per_mtok",
-            "vs_cheapest",
-        ]);
+        let mut rows = Rows::new(
+        "provider,model,input_usd_per_mtok,output_usd_per_mtok,blended_usd_per_mtok,vs_cheapest".split(','),
+    );
         for p in &r.providers {
             rows.push([
                 p.provider.clone(),
@@ -215,14 +216,7 @@ fn run_spread(
             ]);
         }
         rows.print(f)?;
-        let s = &r.summary;
-        if f == Format::Table {
-            println!(
-                "{}: {} providers; input {} / {} / {}, output {} / {} / {}, blended ({}) {} / {} / {} (min / median / max, $/Mtok); spread {}",
-                s.canonical, s.providers, usd(s.input.min), usd(s.input.median), usd(s.input.max), usd(s.output.min), usd(s.output.median), usd(s.output.max),
-                ratio, usd(s.blended.min), usd(s.blended.median), usd(s.blended.max), s.spread_x.map_or("-".into(), |x| format!("{x:.2}x"))
-            );
-        }
+        summary(&r.summary_lines(), f);
         footer(&r.provenance, f);
         return Ok(());
     }
@@ -245,23 +239,9 @@ fn run_spread(
             .cmp(&a.providers)
             .then_with(|| a.canonical.cmp(&b.canonical))
     });
-    let mut rows = Rows::new([
-        "canonical",
-        "open",
-        "providers",
-        "in_min",
-        "in_median",
-        "in_max",
-        "out_min",
-        "out_median",
-        "out_max",
-        "blended_min",
-        "blended_median",
-        "blended_max",
-        "spread",
-        "cheapest",
-        "dearest",
-    ]);
+    let mut rows = Rows::new(
+        "canonical,open,providers,in_min,in_median,in_max,out_min,out_median,out_max,blended_min,blended_median,blended_max,spread,cheapest,dearest".split(','),
+    );
     for s in &r.rows {
         rows.push([
             s.canonical.clone(),
@@ -305,20 +285,9 @@ fn run_fit(params: Option<String>, common: &Common) -> anyhow::Result<()> {
     if f == Format::Json {
         return print_json(&r);
     }
-    let mut rows = Rows::new([
-        "model",
-        "arch",
-        "total_b",
-        "active_b",
-        "canonical",
-        "cheapest_provider",
-        "cheapest_usd_per_mtok",
-        "fitted_at_active",
-        "fitted_at_total",
-        "residual",
-        "dense_equiv_b",
-        "dense_equiv_loglog_b",
-    ]);
+    let mut rows = Rows::new(
+        "model,arch,total_b,active_b,canonical,cheapest_provider,cheapest_usd_per_mtok,fitted_at_active,fitted_at_total,residual,dense_equiv_b,dense_equiv_loglog_b".split(','),
+    );
     for m in r.dense.iter().chain(&r.moe) {
         let opt = |o: Option<f64>| o.map_or("-".to_string(), |x| format!("{x:.1}"));
         rows.push([
@@ -337,37 +306,7 @@ fn run_fit(params: Option<String>, common: &Common) -> anyhow::Result<()> {
         ]);
     }
     rows.print(f)?;
-    if f == Format::Table {
-        let l = &r.linear;
-        println!(
-            "linear (dense, n = {}): price = {:.4} + {:.6} x params_B  ->  {:.4} $/Mtok per 10B parameters, R^2 = {:.3}",
-            l.n, l.intercept, l.slope, r.slope_per_10b, l.r2
-        );
-        if let Some(g) = &r.loglog {
-            println!(
-                "log-log (dense, n = {}): price = {:.4} x params_B^{:.3}, R^2 = {:.3}",
-                g.n,
-                10f64.powf(g.intercept),
-                g.slope,
-                g.r2
-            );
-        }
-        if let Some(a) = &r.at_size {
-            println!(
-                "fitted blended price at {} B parameters: linear {:.4} $/Mtok{}",
-                a.params_b,
-                a.linear_usd_per_mtok,
-                a.loglog_usd_per_mtok
-                    .map_or(String::new(), |x| format!(", log-log {x:.4} $/Mtok"))
-            );
-        }
-        if !r.unpriced.is_empty() {
-            println!(
-                "not in the fit (no priced catalog entry): {}",
-                r.unpriced.join("; ")
-            );
-        }
-    }
+    summary(&r.summary_lines(), f);
     footer(&r.provenance, f);
     Ok(())
 }
@@ -378,7 +317,7 @@ fn run_ratio(min_entries: usize, common: &Common) -> anyhow::Result<()> {
     if common.format == Format::Json {
         return print_json(&r);
     }
-    let mut rows = Rows::new(["group", "entries", "min", "p10", "median", "p90", "max"]);
+    let mut rows = Rows::new("group,entries,min,p10,median,p90,max".split(','));
     for g in std::iter::once(&r.overall).chain(&r.by_provider) {
         rows.push([
             g.group.clone(),
@@ -427,15 +366,9 @@ fn run_trend(
     if f == Format::Json {
         return print_json(&r);
     }
-    let mut rows = Rows::new([
-        "release",
-        "model",
-        "score",
-        "blended_usd_per_mtok",
-        "price_from",
-        "cheapest_so_far",
-        "record_low",
-    ]);
+    let mut rows = Rows::new(
+        "release,model,score,blended_usd_per_mtok,price_from,cheapest_so_far,record_low".split(','),
+    );
     for p in &r.points {
         rows.push([
             p.release.to_string(),
@@ -452,12 +385,7 @@ fn run_trend(
         ]);
     }
     rows.print(f)?;
-    if f == Format::Table {
-        println!(
-            "{benchmark} >= {threshold}: ln(price) slope {:.4}/year over {} record lows (R^2 = {:.3}) -> {:.2}x cheaper per year; {} models below the bar",
-            r.fit.slope, r.fit.n, r.fit.r2, r.cheaper_per_year, r.below_threshold
-        );
-    }
+    summary(&r.summary_lines(benchmark), f);
     footer(&r.provenance, f);
     Ok(())
 }
@@ -537,36 +465,7 @@ fn run_selfhost(a: SelfhostArgs) -> anyhow::Result<()> {
         col(|x| usd(x.blended.max)),
     ]);
     rows.print(f)?;
-    if f == Format::Table {
-        let rf = &r.roofline;
-        println!(
-            "{} on {} x {} ({}, batch {}, context {}): weights {:.1} GB + KV {:.1} GB of {:.1} GB usable; decode {:.0} tok/s ({}-bound, {:.2} tokens/step), prefill {:.0} tok/s; at {}% utilization",
-            shape.name, a.gpus, gpu.name, quant, a.batch, a.context, rf.weights_gb, rf.kv_gb, rf.usable_gb, rf.decode_tok_s,
-            if rf.memory_bound { "memory" } else { "compute" }, rf.tokens_per_step, rf.prefill_tok_s, a.utilization * 100.0
-        );
-        let pct = |u: f64| {
-            format!(
-                "{:.1}%{}",
-                u * 100.0,
-                if u > 1.0 {
-                    " (over 100%: cannot match at these settings)"
-                } else {
-                    ""
-                }
-            )
-        };
-        match (api, r.break_even_utilization) {
-            (Some(x), Some(u)) => println!(
-                "API: {} ({} providers, cheapest {}); break-even utilization: {} vs the cheapest provider, {} vs the median provider",
-                x.canonical,
-                x.providers,
-                x.cheapest.join(" "),
-                pct(u),
-                r.break_even_utilization_vs_median.map_or("-".to_string(), pct)
-            ),
-            _ => println!("API: no priced catalog entry for this model; no break-even"),
-        }
-    }
+    summary(&r.summary_lines(), f);
     footer(&r.provenance, f);
     Ok(())
 }
