@@ -311,7 +311,6 @@ impl PriceEntry {
     }
 
     /// Creates an entry (compiled) from its parts.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(provider: String, model: String, canonical: String, standard: Plan) -> PriceEntry {
         let mut e = PriceEntry {
             provider,

@@ -353,8 +353,13 @@ fn median(v: &[Decimal]) -> Decimal {
 }
 
 fn compare(cat: &Catalog, canonical: &str, f: Format) -> anyhow::Result<()> {
-    let id = canonical.trim().to_ascii_lowercase();
+    let mut id = canonical.trim().to_ascii_lowercase();
     let mut es = cat.by_canonical(&id);
+    if es.is_empty() {
+        // Accept any spelling of the model (e.g. `Meta-Llama-3.1-70B`): normalize it.
+        id = jevons_pricing::canonical_id(&id);
+        es = cat.by_canonical(&id);
+    }
     if es.is_empty() {
         let mut ids: Vec<(usize, &str)> = cat
             .canonical_ids()
@@ -400,7 +405,8 @@ fn compare(cat: &Catalog, canonical: &str, f: Format) -> anyhow::Result<()> {
         _ => None,
     };
     let extra = json!({
-        "canonical": id, "providers": es.len().to_string(),
+        "canonical": id, "entries_count": es.len().to_string(),
+        "providers": { let mut p: Vec<&str> = es.iter().map(|e| e.provider.as_str()).collect(); p.sort_unstable(); p.dedup(); p.len().to_string() },
         "min": min.map(|d| d.to_string()), "median": (!priced.is_empty()).then(|| median(&priced).normalize().to_string()),
         "max": max.map(|d| d.to_string()), "spread_max_over_min": spread.map(|d| d.to_string()),
         "note": "blended = (3*input + output)/4 USD per million tokens; entries priced 0 are listed but left out of min/median/max",

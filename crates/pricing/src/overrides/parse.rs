@@ -192,6 +192,7 @@ pub(super) fn parse(src: &str, file: &str) -> Result<Overrides, PricingError> {
     if cx.issues.is_empty() {
         Ok(out)
     } else {
+        cx.issues.sort_by_key(|i| i.line);
         Err(fail(cx.issues))
     }
 }
