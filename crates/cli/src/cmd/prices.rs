@@ -404,9 +404,13 @@ fn compare(cat: &Catalog, canonical: &str, f: Format) -> anyhow::Result<()> {
         (Some(lo), Some(hi)) if lo > Decimal::ZERO => Some((hi / lo).round_dp(2).normalize()),
         _ => None,
     };
+    let mut provs: Vec<&str> = es.iter().map(|e| e.provider.as_str()).collect();
+    provs.sort_unstable();
+    provs.dedup();
+    let n_providers = provs.len();
     let extra = json!({
         "canonical": id, "entries_count": es.len().to_string(),
-        "providers": { let mut p: Vec<&str> = es.iter().map(|e| e.provider.as_str()).collect(); p.sort_unstable(); p.dedup(); p.len().to_string() },
+        "providers": n_providers.to_string(),
         "min": min.map(|d| d.to_string()), "median": (!priced.is_empty()).then(|| median(&priced).normalize().to_string()),
         "max": max.map(|d| d.to_string()), "spread_max_over_min": spread.map(|d| d.to_string()),
         "note": "blended = (3*input + output)/4 USD per million tokens; entries priced 0 are listed but left out of min/median/max",
