@@ -13,6 +13,7 @@ pub mod query;
 pub mod rollup;
 pub mod schema;
 pub mod store;
+pub mod synth;
 pub mod window;
 mod writer;
 

@@ -102,44 +102,12 @@ pub fn events(seed: u64, n: usize, start: i64, span_ms: i64) -> Vec<LedgerEvent>
         .collect()
 }
 
-/// Correlated, gateway-like traffic: keys belong to teams, users to customers, features to
-/// teams, models to features, providers to models (a few choices each).
+/// Correlated, gateway-like traffic (the crate's own generator).
 pub fn realistic_events(seed: u64, n: usize, start: i64, span_ms: i64) -> Vec<LedgerEvent> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let teams = ["search", "support", "growth", "infra"];
-    let features = [
-        ["query-rewrite", "rerank"],
-        ["chat", "summarize"],
-        ["email-draft", "ab-copy"],
-        ["triage", "agent"],
-    ];
-    let models = ["gpt-4o-mini", "claude-sonnet-4", "llama-3.3-70b", "o3-mini"];
-    let providers = [
-        ["openai", "azure"],
-        ["anthropic", "bedrock"],
-        ["together", "groq"],
-        ["openai", "openai"],
-    ];
-    (0..n)
-        .map(|_| {
-            let ts = start + rng.gen_range(0..span_ms.max(1));
-            let mut e = event(&mut rng, ts);
-            let t = rng.gen_range(0..teams.len());
-            let user = rng.gen_range(0..200u32);
-            let f = rng.gen_range(0..2);
-            let m = (t + f) % models.len();
-            let a = &mut e.attribution;
-            a.team = teams[t].into();
-            a.key_id = format!("key_{}{}", teams[t], rng.gen_range(0..2));
-            a.user = Some(format!("user{user}"));
-            a.customer = Some(format!("cust{}", user % 40));
-            a.feature = Some(features[t][f].into());
-            e.requested_model = models[m].into();
-            if e.served_model.is_some() {
-                e.served_model = Some(models[m].into());
-                e.provider = Some(providers[m][rng.gen_range(0..2)].into());
-            }
-            e
-        })
-        .collect()
+    jevons_ledger::synth::generate(jevons_ledger::synth::SynthSpec {
+        events: n,
+        start_ms: start,
+        span_ms,
+        seed,
+    })
 }
