@@ -3,7 +3,7 @@
 
 use jevons_analytics::market::catalog::price_set_from_catalog;
 use jevons_analytics::market::facts::{bundled_canonical_map, bundled_facts, find_facts};
-use jevons_analytics::market::fit::fit;
+use jevons_analytics::market::fit::{fit, PriceStat};
 use jevons_analytics::market::gpu::{bundled_gpus, find_gpu};
 use jevons_analytics::market::ratio::ratios;
 use jevons_analytics::market::roofline::{shape_for, Quant, Serving};
@@ -40,6 +40,7 @@ fn bundled_catalog_end_to_end() {
         &bundled_facts().unwrap(),
         &bundled_canonical_map().unwrap(),
         ratio,
+        PriceStat::Cheapest,
         Some(70.0),
     )
     .unwrap();

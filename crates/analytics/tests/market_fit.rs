@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use jevons_analytics::market::facts::{
     bundled_canonical_map, bundled_facts, find_facts, parse_facts, parse_params, CanonicalLink,
 };
-use jevons_analytics::market::fit::fit;
+use jevons_analytics::market::fit::{fit, PriceStat};
 use jevons_analytics::market::price_point::PriceSet;
 use jevons_analytics::market::quality::{bundled_trend_inputs, TrendInput};
 use jevons_analytics::market::roofline::shape_for;
@@ -59,6 +59,7 @@ fn fit_exact_line_and_moe_placement() {
         &facts,
         &links,
         BlendRatio::default(),
+        PriceStat::Cheapest,
         Some(parse_params("1T").unwrap()),
     )
     .unwrap();
@@ -80,6 +81,40 @@ fn fit_exact_line_and_moe_placement() {
 }
 
 #[test]
+fn fit_on_median_provider() {
+    // Small: providers a 0.3 and b 0.9 → median 0.6; Mid 1.1 and Big 2.1 have one provider.
+    let facts = parse_facts("fixture", FACTS).unwrap();
+    let pts = vec![
+        PricePoint::new("a", "a/small", "small", d("0.3"), d("0.3")),
+        PricePoint::new("b", "b/small", "small", d("0.9"), d("0.9")),
+        PricePoint::new("b", "b/small-2", "small", d("1.5"), d("1.5")),
+        PricePoint::new("a", "a/mid", "mid", d("1.1"), d("1.1")),
+        PricePoint::new("a", "a/big", "big", d("2.1"), d("2.1")),
+    ];
+    let links = vec![
+        link("Small", "small"),
+        link("Mid", "mid"),
+        link("Big", "big"),
+    ];
+    let set = PriceSet::new(pts, "fixture");
+    let r = fit(
+        &set,
+        &facts,
+        &links,
+        BlendRatio::default(),
+        PriceStat::Median,
+        None,
+    )
+    .unwrap();
+    let small = r.dense.iter().find(|m| m.name == "Small").unwrap();
+    assert_eq!(small.price_blended, d("0.6"));
+    assert_eq!(small.provider, "median of 2");
+    assert!(r.linear.slope > 0.0 && r.linear.r2 < 1.0);
+    assert!("mean".parse::<PriceStat>().is_err());
+    assert_eq!("Median".parse::<PriceStat>().unwrap(), PriceStat::Median);
+}
+
+#[test]
 fn fit_needs_two_priced_dense_models() {
     let facts = parse_facts("fixture", FACTS).unwrap();
     let pts = vec![PricePoint::new("a", "a/small", "small", d("0.3"), d("0.3"))];
@@ -88,6 +123,7 @@ fn fit_needs_two_priced_dense_models() {
         &facts,
         &[link("Small", "small"), link("Mid", "mid")],
         BlendRatio::default(),
+        PriceStat::Cheapest,
         None,
     )
     .unwrap_err();

@@ -2,14 +2,16 @@
 //! parameter count (linear, and log-log as a second view), place MoE models by active and total
 //! parameters, solve each MoE's dense-equivalent size, and price a model of any size.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::facts::{Arch, CanonicalLink, ModelFacts};
 use super::price_point::{check_no_negative, PriceSet};
 use super::provenance::PARAMS_SOURCE;
-use super::stats::{fit_linear, to_f64, LinearFit};
-use super::{BlendRatio, MarketError, Provenance};
+use super::stats::{fit_linear, median_decimal, to_f64, LinearFit};
+use super::{BlendRatio, MarketError, PricePoint, Provenance};
 
 /// A model joined to its cheapest catalog price.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,10 +26,10 @@ pub struct PricedModel {
     pub total_b: f64,
     /// Active parameters (B).
     pub active_b: f64,
-    /// Cheapest non-zero blended price over providers, $/Mtok.
+    /// Blended price over providers (cheapest, or median with `PriceStat::Median`), $/Mtok.
     #[serde(with = "rust_decimal::serde::str")]
-    pub cheapest_blended: Decimal,
-    /// Provider at that price.
+    pub price_blended: Decimal,
+    /// Provider at that price (or `median of N`).
     pub provider: String,
     /// Linear fit's price at this size (dense: at total = active; MoE: at active).
     pub fitted_at_active: f64,
@@ -55,8 +57,10 @@ pub struct SizePrice {
 /// Result of `jevons market fit`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FitReport {
-    /// Blend ratio used for "cheapest price".
+    /// Blend ratio used for the price.
     pub ratio: BlendRatio,
+    /// Cheapest or median provider.
+    pub price_stat: PriceStat,
     /// price = intercept + slope × params_b, over dense models.
     pub linear: LinearFit,
     /// slope × 10: dollars per Mtok per 10B parameters.
@@ -121,12 +125,71 @@ impl FitReport {
     }
 }
 
-/// Joins facts to cheapest catalog prices and fits. `at_params_b` is `--params` in billions.
+/// Which provider price stands for a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceStat {
+    /// The cheapest provider (what a price-shopping buyer pays).
+    #[default]
+    Cheapest,
+    /// The median over providers (each provider's cheapest entry): robust to one odd listing.
+    Median,
+}
+
+impl std::str::FromStr for PriceStat {
+    type Err = MarketError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cheapest" | "min" => Ok(PriceStat::Cheapest),
+            "median" => Ok(PriceStat::Median),
+            _ => Err(MarketError::invalid("--price", s, "use cheapest or median")),
+        }
+    }
+}
+
+/// (canonical, blended price, provider label) for one model's priced points.
+fn pick(
+    priced: &[&PricePoint],
+    ratio: BlendRatio,
+    stat: PriceStat,
+) -> Option<(String, Decimal, String)> {
+    let cheapest = priced.iter().min_by(|a, b| {
+        a.blended(ratio)
+            .cmp(&b.blended(ratio))
+            .then_with(|| a.provider.cmp(&b.provider))
+    })?;
+    match stat {
+        PriceStat::Cheapest => Some((
+            cheapest.canonical.clone(),
+            cheapest.blended(ratio),
+            cheapest.provider.clone(),
+        )),
+        PriceStat::Median => {
+            let mut per_provider: BTreeMap<&str, Decimal> = BTreeMap::new();
+            for p in priced {
+                let b = p.blended(ratio);
+                let e = per_provider.entry(p.provider.as_str()).or_insert(b);
+                *e = (*e).min(b);
+            }
+            let v: Vec<Decimal> = per_provider.values().copied().collect();
+            let m = median_decimal(&v)?;
+            Some((
+                cheapest.canonical.clone(),
+                m,
+                format!("median of {}", v.len()),
+            ))
+        }
+    }
+}
+
+/// Joins facts to catalog prices (cheapest or median provider) and fits. `at_params_b` is
+/// `--params` in billions.
 pub fn fit(
     set: &PriceSet,
     facts: &[ModelFacts],
     links: &[CanonicalLink],
     ratio: BlendRatio,
+    stat: PriceStat,
     at_params_b: Option<f64>,
 ) -> Result<FitReport, MarketError> {
     check_no_negative(&set.points)?;
@@ -152,23 +215,15 @@ pub fn fit(
             unpriced.push(format!("{} (no active-parameter count)", f.name));
             continue;
         };
-        let cheapest = canonicals
+        let priced: Vec<&PricePoint> = canonicals
             .iter()
             .flat_map(|c| set.for_canonical(c))
             .filter(|p| !p.is_zero_priced())
-            .min_by(|a, b| {
-                a.blended(ratio)
-                    .cmp(&b.blended(ratio))
-                    .then_with(|| a.provider.cmp(&b.provider))
-            });
-        match cheapest {
-            Some(p) => joined.push((
-                f,
-                p.canonical.clone(),
-                active,
-                p.blended(ratio),
-                p.provider.clone(),
-            )),
+            .collect();
+        match pick(&priced, ratio, stat) {
+            Some((canonical, price, provider)) => {
+                joined.push((f, canonical, active, price, provider))
+            }
             None => unpriced.push(format!("{} -> {}", f.name, canonicals.join(" | "))),
         }
     }
@@ -203,7 +258,7 @@ pub fn fit(
             arch: f.arch,
             total_b: f.total_b,
             active_b: active,
-            cheapest_blended: price,
+            price_blended: price,
             provider,
             fitted_at_active: linear.predict(active),
             fitted_at_total: linear.predict(f.total_b),
@@ -236,6 +291,7 @@ pub fn fit(
     moe.sort_by(by_size);
     let mut report = FitReport {
         ratio,
+        price_stat: stat,
         slope_per_10b: linear.slope * 10.0,
         linear,
         loglog,
@@ -245,7 +301,10 @@ pub fn fit(
         unpriced,
         provenance: Provenance {
             method: vec![
-                format!("cheapest non-zero blended price ({ratio} input:output) over providers per canonical model"),
+                match stat {
+                    PriceStat::Cheapest => format!("price = cheapest non-zero blended price ({ratio} input:output) over providers of the model's canonical ids"),
+                    PriceStat::Median => format!("price = median over providers (each at its cheapest entry) of the non-zero blended price ({ratio} input:output)"),
+                },
                 "ordinary least squares of that price on parameter count (billions) over dense models; R^2 = 1 - SS_res/SS_tot".into(),
                 "second view: the same on log10(price) vs log10(params) (a power law)".into(),
                 "MoE models are not in the fit; they are placed at their active and their total size, and their dense-equivalent size is the size at which the dense fit predicts their price".into(),

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use jevons_analytics::market::{
     catalog::price_set_from_catalog,
     facts::{bundled_canonical_map, bundled_facts, find_facts, parse_params},
-    fit::fit,
+    fit::{fit, PriceStat},
     gpu::{bundled_gpus, find_gpu},
     price_point::PriceSet,
     quality::{bundled_trend_inputs, parse_trend_points, MODELS_DEV_SOURCE, QUALITY_SOURCE},
@@ -59,6 +59,9 @@ pub enum Command {
         /// Also print the fitted price of a model of this size, e.g. 70B, 1.5T, 10T.
         #[arg(long)]
         params: Option<String>,
+        /// Which provider price stands for a model: cheapest or median.
+        #[arg(long, default_value = "cheapest")]
+        price: String,
         #[command(flatten)]
         common: Common,
     },
@@ -174,7 +177,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             open_only,
             common,
         } => run_spread(model, min_providers, open_only, &common),
-        Command::Fit { params, common } => run_fit(params, &common),
+        Command::Fit {
+            params,
+            price,
+            common,
+        } => run_fit(params, &price, &common),
         Command::Ratio {
             min_entries,
             common,
@@ -271,14 +278,16 @@ fn run_spread(
     Ok(())
 }
 
-fn run_fit(params: Option<String>, common: &Common) -> anyhow::Result<()> {
+fn run_fit(params: Option<String>, price: &str, common: &Common) -> anyhow::Result<()> {
     let at = params.as_deref().map(parse_params).transpose()?;
+    let stat: PriceStat = price.parse()?;
     let (set, ratio) = load(common)?;
     let r = fit(
         &set,
         &bundled_facts()?,
         &bundled_canonical_map()?,
         ratio,
+        stat,
         at,
     )?;
     let f = common.format;
@@ -286,7 +295,7 @@ fn run_fit(params: Option<String>, common: &Common) -> anyhow::Result<()> {
         return print_json(&r);
     }
     let mut rows = Rows::new(
-        "model,arch,total_b,active_b,canonical,cheapest_provider,cheapest_usd_per_mtok,fitted_at_active,fitted_at_total,residual,dense_equiv_b,dense_equiv_loglog_b".split(','),
+        "model,arch,total_b,active_b,canonical,provider,price_usd_per_mtok,fitted_at_active,fitted_at_total,residual,dense_equiv_b,dense_equiv_loglog_b".split(','),
     );
     for m in r.dense.iter().chain(&r.moe) {
         let opt = |o: Option<f64>| o.map_or("-".to_string(), |x| format!("{x:.1}"));
@@ -297,7 +306,7 @@ fn run_fit(params: Option<String>, common: &Common) -> anyhow::Result<()> {
             format!("{:.1}", m.active_b),
             m.canonical.clone(),
             m.provider.clone(),
-            usd(m.cheapest_blended),
+            usd(m.price_blended),
             format!("{:.4}", m.fitted_at_active),
             format!("{:.4}", m.fitted_at_total),
             format!("{:.4}", m.residual),
