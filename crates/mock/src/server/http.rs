@@ -19,7 +19,7 @@ use super::errors::{self, json_response};
 use super::faults::{FaultConfig, FaultKind};
 use super::profile::ProviderFormat;
 use super::state::ProviderState;
-use super::{anthropic, openai};
+use super::{anthropic, embeddings, openai};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -139,7 +139,7 @@ async fn handle(
     };
     let resp = match route {
         Route::Chat => openai::chat(&st, ctx).await,
-        Route::Embeddings => openai::embeddings(&st, ctx).await,
+        Route::Embeddings => embeddings::embeddings(&st, ctx).await,
         Route::Messages => anthropic::messages(&st, ctx).await,
         Route::Models => return Ok(not_found(format, &method, &path)),
     };

@@ -5,11 +5,13 @@
 mod anthropic;
 mod body;
 mod cache;
+mod embeddings;
 mod errors;
 pub mod faults;
 mod generate;
 mod http;
 mod openai;
+mod openai_answer;
 mod openai_stream;
 pub mod profile;
 mod state;

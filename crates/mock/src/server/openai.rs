@@ -4,16 +4,17 @@
 use std::time::Duration;
 
 use http::{Response, StatusCode};
-use jevons_protocol::openai::{EmbeddingInput, MessageContent};
-use serde::{Deserialize, Serialize};
+use jevons_protocol::openai::MessageContent;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::body::{stream_body, MockBody, Pacing, StreamFrame};
 use super::cache::{CacheOutcome, Prefix};
 use super::errors::{self, json_response};
 use super::faults::{mix, FaultKind};
-use super::generate::{self, hash_bytes, ChoicePlan, Finish, PlanInput, ToolMode, ToolSpec};
+use super::generate::{self, hash_bytes, ChoicePlan, PlanInput, ToolMode, ToolSpec};
 use super::http::Call;
+use super::openai_answer::Out;
 use super::state::ProviderState;
 
 #[derive(Deserialize)]
@@ -53,7 +54,7 @@ struct Msg {
     tool_calls: Option<Vec<Value>>,
 }
 
-fn bad(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockBody> {
+pub(super) fn bad(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockBody> {
     errors::openai(
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
@@ -64,7 +65,11 @@ fn bad(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockB
 }
 
 /// Turns a body that did not parse into OpenAI's 400 for it.
-fn explain_bad_body(body: &[u8], e: &serde_json::Error, required: &str) -> Response<MockBody> {
+pub(super) fn explain_bad_body(
+    body: &[u8],
+    e: &serde_json::Error,
+    required: &str,
+) -> Response<MockBody> {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return bad(errors::OPENAI_BAD_JSON, None, None);
     };
@@ -123,7 +128,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn model_not_found(model: &str) -> Response<MockBody> {
+pub(super) fn model_not_found(model: &str) -> Response<MockBody> {
     errors::openai(
         StatusCode::NOT_FOUND,
         "invalid_request_error",
@@ -342,184 +347,6 @@ pub fn pacing(st: &ProviderState, call: &Call<'_>, seed: u64) -> Pacing {
         cut_after: (call.fault == Some(FaultKind::StreamCut)).then_some(call.cfg.cut_after_chunks),
         seed,
     }
-}
-
-/// What every chat answer shares.
-pub struct Out<'a> {
-    /// `chatcmpl-...`.
-    pub id: String,
-    /// Unix seconds.
-    pub created: i64,
-    /// Model id.
-    pub model: &'a str,
-    /// Prompt tokens (cached included).
-    pub prompt: u32,
-    /// Cached prompt tokens.
-    pub cached_tokens: u32,
-    /// Whether to report usage.
-    pub usage: bool,
-}
-
-#[derive(Serialize)]
-struct UsageOut {
-    prompt_tokens: u32,
-    completion_tokens: u32,
-    total_tokens: u32,
-    prompt_tokens_details: PromptDetails,
-    completion_tokens_details: CompletionDetails,
-}
-#[derive(Serialize)]
-struct PromptDetails {
-    cached_tokens: u32,
-    audio_tokens: u32,
-}
-#[derive(Serialize)]
-struct CompletionDetails {
-    reasoning_tokens: u32,
-    audio_tokens: u32,
-    accepted_prediction_tokens: u32,
-    rejected_prediction_tokens: u32,
-}
-
-impl Out<'_> {
-    /// The usage block for `plans`.
-    pub fn usage_json(&self, plans: &[ChoicePlan]) -> String {
-        let completion: u32 = plans.iter().map(|p| p.output_tokens).sum();
-        let reasoning: u32 = plans.iter().map(|p| p.reasoning_tokens).sum();
-        serde_json::to_string(&UsageOut {
-            prompt_tokens: self.prompt,
-            completion_tokens: completion,
-            total_tokens: self.prompt + completion,
-            prompt_tokens_details: PromptDetails {
-                cached_tokens: self.cached_tokens,
-                audio_tokens: 0,
-            },
-            completion_tokens_details: CompletionDetails {
-                reasoning_tokens: reasoning,
-                audio_tokens: 0,
-                accepted_prediction_tokens: 0,
-                rejected_prediction_tokens: 0,
-            },
-        })
-        .unwrap_or_default()
-    }
-
-    fn completion(&self, plans: &[ChoicePlan]) -> Vec<u8> {
-        let choices: Vec<Value> = plans
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut msg = serde_json::json!({"role": "assistant", "content": null, "refusal": null, "annotations": []});
-                if p.tool_calls.is_empty() {
-                    msg["content"] = Value::from(p.text.as_str());
-                } else {
-                    msg["tool_calls"] = Value::Array(p.tool_calls.iter().map(|c| serde_json::json!({
-                        "id": format!("call_{}", c.id), "type": "function",
-                        "function": {"name": c.name, "arguments": c.input.to_string()}})).collect());
-                }
-                serde_json::json!({"index": i, "message": msg, "logprobs": null,
-                    "finish_reason": finish_word(p.finish)})
-            })
-            .collect();
-        let mut v = serde_json::json!({
-            "id": self.id, "object": "chat.completion", "created": self.created,
-            "model": self.model, "choices": choices,
-            "service_tier": "default", "system_fingerprint": "fp_jevons_mock",
-        });
-        if self.usage {
-            if let Ok(u) = serde_json::from_str::<Value>(&self.usage_json(plans)) {
-                v["usage"] = u;
-            }
-        }
-        serde_json::to_vec(&v).unwrap_or_default()
-    }
-}
-
-/// OpenAI's word for a finish.
-pub fn finish_word(f: Finish) -> &'static str {
-    match f {
-        Finish::Stop => "stop",
-        Finish::Length => "length",
-        Finish::ToolCalls => "tool_calls",
-    }
-}
-
-#[derive(Deserialize)]
-struct EmbReq {
-    model: String,
-    input: EmbeddingInput,
-    #[serde(default)]
-    encoding_format: Option<String>,
-    #[serde(default)]
-    dimensions: Option<u32>,
-}
-
-/// `POST /v1/embeddings`.
-pub async fn embeddings(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
-    st.stats
-        .embeddings
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let req: EmbReq = match serde_json::from_slice(call.body) {
-        Ok(r) => r,
-        Err(e) => return explain_bad_body(call.body, &e, "input"),
-    };
-    let Some(model) = st.model(&req.model) else {
-        return model_not_found(&req.model);
-    };
-    if req.input.is_empty() {
-        return bad("'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", Some("input"), None);
-    }
-    let dims = req
-        .dimensions
-        .unwrap_or(model.embedding_dims)
-        .clamp(1, 4096);
-    let texts: Vec<(u64, u32)> = match &req.input {
-        EmbeddingInput::Text(s) => vec![(hash_bytes(s.as_bytes()), st.tokenizer.count(s))],
-        EmbeddingInput::Texts(v) => v
-            .iter()
-            .map(|s| (hash_bytes(s.as_bytes()), st.tokenizer.count(s)))
-            .collect(),
-        EmbeddingInput::Tokens(t) => vec![(
-            hash_bytes(&serde_json::to_vec(t).unwrap_or_default()),
-            t.len() as u32,
-        )],
-        EmbeddingInput::TokenArrays(v) => v
-            .iter()
-            .map(|t| {
-                (
-                    hash_bytes(&serde_json::to_vec(t).unwrap_or_default()),
-                    t.len() as u32,
-                )
-            })
-            .collect(),
-    };
-    let b64 = req.encoding_format.as_deref() == Some("base64");
-    let data: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, (h, _))| {
-            let v = super::vectors::unit_vector(*h, dims);
-            let emb = if b64 {
-                Value::from(super::vectors::base64_f32(&v))
-            } else {
-                Value::from(v)
-            };
-            serde_json::json!({"object": "embedding", "index": i, "embedding": emb})
-        })
-        .collect();
-    let tokens: u32 = texts.iter().map(|(_, n)| n).sum();
-    let mut v = serde_json::json!({"object": "list", "data": data, "model": req.model});
-    if call.fault != Some(FaultKind::MissingUsage) {
-        v["usage"] = serde_json::json!({"prompt_tokens": tokens, "total_tokens": tokens});
-    }
-    let pacing = pacing(st, &call, 0);
-    finish_json(
-        serde_json::to_vec(&v).unwrap_or_default(),
-        &[],
-        pacing,
-        &call,
-    )
-    .await
 }
 
 /// `GET /v1/models`.

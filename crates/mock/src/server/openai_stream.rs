@@ -9,7 +9,7 @@ use jevons_protocol::sse;
 use super::body::{MockBody, StreamFrame};
 use super::faults::FaultKind;
 use super::generate::ChoicePlan;
-use super::openai::{finish_word, Out};
+use super::openai_answer::{finish_word, Out};
 use super::tokens;
 
 /// Sets the SSE response headers.

@@ -11,7 +11,7 @@ use tiktoken_rs::CoreBPE;
 use super::profile::TokenizerKind;
 
 /// Strings shorter than this are encoded directly (cheaper than the memo's lock).
-const MEMO_MIN_LEN: usize = 64;
+const MEMO_MIN_LEN: usize = 16;
 /// Memo entries kept before the memo is cleared.
 const MEMO_CAP: usize = 50_000;
 
