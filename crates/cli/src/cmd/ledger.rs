@@ -1,9 +1,12 @@
 //! `jevons ledger`: maintenance of the ledger file. `stats` prints events, size, bytes per
-//! event (rollups included) and the time range covered.
+//! event (rollups included) and the time range covered; `synth` writes seeded synthetic
+//! traffic (for demos, reports and size measurements).
 
 use clap::Subcommand;
-use jevons_ledger::window::format_ms;
-use jevons_ledger::Reader;
+use jevons_core::{Clock, SystemClock};
+use jevons_ledger::synth::{generate, SynthSpec};
+use jevons_ledger::window::{format_ms, parse_duration_ms, parse_instant};
+use jevons_ledger::{Ledger, LedgerOptions, Reader, SqliteLedger};
 
 use crate::cmd::keys::DbArg;
 use crate::output::{print_json, Format, Rows};
@@ -18,6 +21,23 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Write seeded synthetic traffic into a ledger (creates it if needed).
+    Synth {
+        /// Number of events.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Spread them over this long (e.g. 1h, 7d), ending at --until.
+        #[arg(long, default_value = "1d")]
+        over: String,
+        /// End of the span: 'now', a duration ago, a date or RFC 3339.
+        #[arg(long, default_value = "now")]
+        until: String,
+        /// RNG seed (same seed, same events).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        db: DbArg,
     },
 }
 
@@ -52,6 +72,42 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             rows.push(["tasks".to_string(), s.tasks.to_string()]);
             rows.push(["rollup_rows".to_string(), s.rollup_rows.to_string()]);
             rows.print(format)
+        }
+        Command::Synth {
+            events,
+            over,
+            until,
+            seed,
+            db,
+        } => {
+            let span_ms = parse_duration_ms(&over).filter(|d| *d > 0).ok_or_else(|| {
+                anyhow::anyhow!("--over '{over}' is not a duration; write e.g. 90m, 24h or 7d")
+            })?;
+            let end = parse_instant(&until, SystemClock.now_ms())?;
+            let spec = SynthSpec {
+                events,
+                start_ms: end - span_ms,
+                span_ms,
+                seed,
+            };
+            let path = db.path();
+            let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            let written = rt.block_on(async {
+                let ledger = SqliteLedger::open(&path, LedgerOptions::default())?;
+                let mut n = 0u64;
+                for chunk in generate(spec).chunks(2000) {
+                    n += u64::from(ledger.record_batch(chunk.to_vec()).await?.inserted);
+                }
+                ledger.close();
+                Ok::<_, anyhow::Error>(n)
+            })?;
+            println!(
+                "wrote {written} synthetic events ({} .. {}) to {}",
+                format_ms(spec.start_ms),
+                format_ms(end),
+                path.display()
+            );
+            Ok(())
         }
     }
 }
