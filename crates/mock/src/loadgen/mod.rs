@@ -7,6 +7,7 @@ mod builtin;
 mod error;
 mod followup;
 mod http;
+mod jobs;
 mod plan;
 mod population;
 mod report;
@@ -14,12 +15,13 @@ mod response;
 mod runner;
 mod scenario;
 mod text;
+mod validate;
 
 pub use error::LoadgenError;
 pub use http::Outcome;
 pub use plan::{Job, JobKind, Plan, PlannedRequest};
 pub use report::LoadReport;
-pub use response::{Summary, ToolCall};
+pub use response::{parse_body, SseReader, StreamFault, Summary, ToolCall};
 pub use runner::{run, LoadConfig, DEFAULT_DURATION};
 pub use scenario::{
     Agent, Chat, Feature, MaxTokens, Mix, ModelChoice, Retry, Scenario, Single, Span, Users,
