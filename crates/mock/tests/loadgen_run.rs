@@ -38,6 +38,8 @@ struct Server {
     missing_headers: AtomicU64,
     anthropic: AtomicU64,
     issued: Mutex<BTreeSet<String>>,
+    keys: Mutex<BTreeSet<String>>,
+    with_parent: AtomicU64,
     seen: Mutex<BTreeSet<Vec<u8>>>,
     next_id: AtomicU64,
 }
@@ -89,6 +91,25 @@ async fn handle(st: Arc<Server>, req: Request<Incoming>) -> Result<Response<Body
     {
         st.missing_headers.fetch_add(1, Ordering::SeqCst);
         return Ok(full(StatusCode::UNAUTHORIZED, "{}"));
+    }
+    let key = if anthropic {
+        h.get("x-api-key")
+    } else {
+        h.get("authorization")
+    };
+    let key = key
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_string();
+    st.keys.lock().unwrap().insert(key);
+    if h.contains_key("x-jevons-parent-task") {
+        assert!(
+            h.contains_key("x-jevons-task"),
+            "a sub-task request names its own task"
+        );
+        st.with_parent.fetch_add(1, Ordering::SeqCst);
     }
     let body = req.into_body().collect().await.unwrap().to_bytes();
     if let Some(d) = st.slow {
@@ -307,9 +328,15 @@ async fn counts_streams_ttft_and_disconnects_match_the_plan() {
 async fn concurrent_run_sends_exactly_the_budget_in_both_formats() {
     let st = Arc::new(Server::default());
     let addr = serve(st.clone()).await;
-    let report = run(config(addr, singles(0.5, 0.5, 0.0), 300, 8), None)
-        .await
-        .unwrap();
+    let mut cfg = config(addr, singles(0.5, 0.5, 0.0), 300, 8);
+    cfg.keys = vec!["sk-team-a".into(), "sk-team-b".into()];
+    let report = run(cfg, None).await.unwrap();
+    let keys: Vec<String> = st.keys.lock().unwrap().iter().cloned().collect();
+    assert_eq!(
+        keys,
+        ["sk-team-a", "sk-team-b"],
+        "features spread over both keys"
+    );
     assert_eq!(report.requests, 300);
     assert_eq!(st.requests.load(Ordering::SeqCst), 300);
     assert_eq!(report.ok, 300, "{:?}", report.errors_by_type);
@@ -360,6 +387,10 @@ async fn tool_loops_follow_up_with_the_issued_ids_and_stop_at_the_cap() {
             "follow-ups must echo issued ids"
         );
         assert_eq!(report.tool_followups, st.followups.load(Ordering::SeqCst));
+        assert!(
+            st.with_parent.load(Ordering::SeqCst) > 0,
+            "sub-tasks send x-jevons-parent-task"
+        );
         let per_planned = rounds.min(cap as usize) as u64;
         // Every planned step is followed by `per_planned` follow-ups (the last chain may be cut
         // by the budget), so follow-ups make up that share of the requests.
