@@ -6,11 +6,10 @@
 use std::sync::Arc;
 
 use jevons_core::{Attribution, Money};
-use parking_lot::Mutex;
 use smallvec::SmallVec;
 
 use crate::config::{BudgetMode, SoftAction};
-use crate::output_cap::{OutputLearner, Samples};
+use crate::output_cap::{OutputLearner, RouteCell};
 use crate::policy::{Compiled, Inner, Policy, RateUnit, SEP};
 use crate::rate_card::RateCard;
 use crate::refusal::Refusal;
@@ -63,7 +62,7 @@ struct Live {
     budget_windows: Lines<Window>,
     /// `(handle, rule, unit, reserved cost)`.
     rate_held: Lines<(Handle, RateRule, RateUnit, u64)>,
-    learner: Option<Arc<Mutex<Samples>>>,
+    learner: Option<Arc<RouteCell>>,
     input_tokens: u64,
     output_tokens: u64,
     reserved: Money,
@@ -135,7 +134,7 @@ impl Policy {
             .map_or(route_cap, |r| r.min(route_cap));
 
         // 3. Budget lines, reserved all-or-nothing.
-        let mut keys = String::with_capacity(256);
+        let mut keys = take_key_buffer();
         let mut spans: Lines<(usize, usize)> = SmallVec::new();
         let mut metas: Lines<LineMeta> = SmallVec::new();
         for (i, b) in c.budgets.iter().enumerate() {
@@ -401,5 +400,41 @@ impl Live {
             actual,
             overspend,
         }
+    }
+}
+
+thread_local! {
+    static KEY_BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// A per-thread reusable buffer for the state keys of one admission (no allocation per
+/// request once warm); returned to the thread on drop.
+struct KeyBuffer(String);
+
+fn take_key_buffer() -> KeyBuffer {
+    let mut s = KEY_BUFFER.with(std::cell::Cell::take);
+    s.clear();
+    KeyBuffer(s)
+}
+
+impl Drop for KeyBuffer {
+    fn drop(&mut self) {
+        let s = std::mem::take(&mut self.0);
+        if s.capacity() <= 4096 {
+            KEY_BUFFER.with(|b| b.set(s));
+        }
+    }
+}
+
+impl std::ops::Deref for KeyBuffer {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KeyBuffer {
+    fn deref_mut(&mut self) -> &mut String {
+        &mut self.0
     }
 }

@@ -2,6 +2,7 @@
 //! (or for more). A configured per-model cap wins; else a cap learned from the recent
 //! output lengths of that model and key (a high quantile plus headroom); else the default.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -64,8 +65,15 @@ impl Samples {
     }
 }
 
-/// `(model, key id, samples)`.
-type Route = (Box<str>, Box<str>, Arc<Mutex<Samples>>);
+/// One model + key: its learned cap (0 = none yet), readable without a lock, and samples.
+#[derive(Debug)]
+pub struct RouteCell {
+    cap: AtomicU64,
+    samples: Mutex<Samples>,
+}
+
+/// `(model, key id, cell)`.
+type Route = (Box<str>, Box<str>, Arc<RouteCell>);
 
 /// Learned caps for every model + key seen.
 #[derive(Default)]
@@ -82,7 +90,7 @@ impl std::fmt::Debug for OutputLearner {
 
 impl OutputLearner {
     /// The samples cell for `model` + `key_id`, created on first use.
-    pub fn cell(&self, model: &str, key_id: &str) -> Arc<Mutex<Samples>> {
+    pub fn cell(&self, model: &str, key_id: &str) -> Arc<RouteCell> {
         let h = self.hasher.hash_one((model, key_id));
         let eq = |e: &Route| &*e.0 == model && &*e.1 == key_id;
         if let Some(e) = self.map.read().find(h, eq) {
@@ -92,7 +100,10 @@ impl OutputLearner {
         if let Some(e) = g.find(h, eq) {
             return Arc::clone(&e.2);
         }
-        let cell = Arc::new(Mutex::new(Samples::new()));
+        let cell = Arc::new(RouteCell {
+            cap: AtomicU64::new(0),
+            samples: Mutex::new(Samples::new()),
+        });
         let hasher = &self.hasher;
         g.insert_unique(h, (model.into(), key_id.into(), Arc::clone(&cell)), |e| {
             hasher.hash_one((&*e.0, &*e.1))
@@ -101,22 +112,27 @@ impl OutputLearner {
     }
 
     /// The output cap for `model` given its samples cell.
-    pub fn cap(cfg: &OutputCaps, model: &str, cell: Option<&Mutex<Samples>>) -> u64 {
+    pub fn cap(cfg: &OutputCaps, model: &str, cell: Option<&RouteCell>) -> u64 {
         if let Some(c) = cfg.per_model.get(model) {
             return *c;
         }
         if cfg.learn {
-            if let Some(cap) = cell.and_then(|c| c.lock().cap) {
-                return cap;
+            match cell.map(|c| c.cap.load(Ordering::Relaxed)) {
+                Some(0) | None => {}
+                Some(cap) => return cap,
             }
         }
         cfg.default_max_output_tokens
     }
 
     /// Records an observed output length.
-    pub fn record(cfg: &OutputCaps, cell: &Mutex<Samples>, tokens: u64) {
+    pub fn record(cfg: &OutputCaps, cell: &RouteCell, tokens: u64) {
         if cfg.learn {
-            cell.lock().record(tokens, cfg);
+            let mut g = cell.samples.lock();
+            g.record(tokens, cfg);
+            if let Some(cap) = g.cap {
+                cell.cap.store(cap, Ordering::Relaxed);
+            }
         }
     }
 }
