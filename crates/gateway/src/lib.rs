@@ -9,6 +9,8 @@ pub mod admin;
 pub mod admit;
 pub mod attribute;
 pub mod body;
+pub mod cache;
+pub mod cascade;
 pub mod config;
 pub mod democonfig;
 pub mod error;

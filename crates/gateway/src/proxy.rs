@@ -44,6 +44,8 @@ pub struct Ctx {
     pub requested_model: String,
     /// Streamed.
     pub stream: bool,
+    /// Exact-cache key, when this request may be served from / stored in the cache.
+    pub cache_key: Option<jevons_routing::CacheKey>,
 }
 
 impl Ctx {
@@ -95,6 +97,7 @@ pub async fn handle_llm(
         attribution: Attribution::default(),
         requested_model: String::new(),
         stream: false,
+        cache_key: None,
     };
     tokio::spawn(async move {
         let resp = pipeline(gw, ctx, req, gone_rx).await;
@@ -289,6 +292,24 @@ async fn run(
         .get(headers::ROUTE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // --- routing hooks: exact cache, then cascades (src/cache.rs, src/cascade.rs) ---
+    ctx.cache_key = crate::cache::key_of(gw, ctx, &parsed);
+    if let Some(hit) = crate::cache::serve_hit(gw, ctx, &parsed).await? {
+        return Ok(hit);
+    }
+    if let Some(cascade) = gw.routes.cascade(&parsed.model) {
+        let cascade = cascade.clone();
+        return crate::cascade::run_cascade(
+            gw,
+            ctx,
+            parsed,
+            &parts.headers,
+            &cascade,
+            strategy.as_deref(),
+        )
+        .await;
+    }
+    // --- end routing hooks ---
     let mut plan = gw
         .routes
         .route(&parsed, strategy.as_deref(), &gw.upstreams)?;
@@ -320,8 +341,12 @@ async fn run(
     for (i, cand) in plan.iter().take(max_attempts).enumerate() {
         let attempt = i as u32;
         if i > 0 {
+            // Retry-After binds only the deployment that sent it (docs/routing.md).
+            let same = plan
+                .get(i - 1)
+                .is_some_and(|p| p.deployment == cand.deployment);
             let ra = match &last_err {
-                Some(AttemptError::Status { retry_after, .. }) => *retry_after,
+                Some(AttemptError::Status { retry_after, .. }) if same => *retry_after,
                 _ => None,
             };
             tokio::time::sleep(gw.routes.backoff(attempt - 1, ra)).await;
@@ -353,6 +378,7 @@ async fn run(
                     for (k, v) in extra_headers {
                         set(r.headers_mut(), k, &v);
                     }
+                    set(r.headers_mut(), "x-jevons-route-reason", &cand.reason);
                     return Ok(r);
                 }
                 return respond_json(
@@ -462,6 +488,7 @@ pub async fn record_or_log(gw: &Gateway, ev: LedgerEvent) {
 /// The body sent upstream: upstream model id, clamped output cap, usage asked for.
 fn upstream_body(p: &ParsedRequest, c: &Candidate, a: Option<&Admission>) -> Vec<u8> {
     let mut b = p.body.clone();
+    b.remove("max_price"); // a routing hint for jevons, not for the provider
     b.insert("model".into(), c.upstream_model.clone().into());
     if let Some(a) = a {
         let field = if b.contains_key("max_completion_tokens") {
@@ -715,6 +742,9 @@ async fn respond_json(
             format!("the ledger could not record this request ({e}); it was not acknowledged"),
         ));
     }
+    if status == 200 {
+        crate::cache::store(gw, ctx, cand, &body, usage, cost);
+    }
     let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
     let h = r.headers_mut();
     if let Some(ct) = content_type {
@@ -724,6 +754,8 @@ async fn respond_json(
     set(h, "x-jevons-cost-usd", &cost.usd_string());
     set(h, "x-jevons-provider", &cand.provider);
     set(h, "x-jevons-model", &cand.upstream_model);
+    set(h, "x-jevons-route-reason", &cand.reason);
+    crate::cache::mark_miss(ctx, h);
     if usage.estimated {
         set(h, "x-jevons-usage-estimated", "true");
     }

@@ -1,17 +1,21 @@
-//! Bridge to `jevons_routing` (strategies, health, breakers, backoff) — filled in when the
-//! `[routing]` section is present.
+//! Bridge to `jevons_routing`: the `[routing]` section's public models, strategies, health,
+//! circuit breakers and backoff, with every deployment priced from the catalog (a
+//! deployment jevons cannot price exactly is a config error, not a silent $0).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jevons_core::Clock;
-use jevons_pricing::Catalog;
+use jevons_pricing::{Catalog, PriceEntry};
+use jevons_routing::{
+    DeploymentPrice, Outcome, OutcomeKind, RouteRequest, Router, RoutingConfig, Strategy,
+};
 
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::request::ParsedRequest;
-use crate::routes::Candidate;
+use crate::routes::{price_lookup, Candidate};
 use crate::upstream::Upstream;
 
 /// What happened on one attempt, for health tracking.
@@ -35,40 +39,223 @@ pub struct Observed {
     pub output_tokens: u64,
 }
 
-/// The routing engine (placeholder until `[routing]` is wired).
-pub struct Routing;
+impl Observed {
+    fn outcome(&self) -> Outcome {
+        if self.ok {
+            return Outcome::success(self.latency_us, self.ttft_us, self.output_tokens);
+        }
+        let kind = if self.timeout {
+            OutcomeKind::Timeout
+        } else if self.connect || self.status == 0 {
+            OutcomeKind::ConnectError
+        } else if self.status == 429 {
+            OutcomeKind::RateLimited {
+                retry_after: self.retry_after.map(Duration::from_secs),
+            }
+        } else if self.status >= 500 {
+            OutcomeKind::ServerError
+        } else {
+            OutcomeKind::ClientError
+        };
+        Outcome::failure(kind, self.latency_us)
+    }
+}
+
+/// The routing engine with its deployments' exact prices.
+pub struct Routing {
+    router: Router,
+    prices: HashMap<String, Arc<PriceEntry>>,
+    max_attempts: usize,
+}
 
 impl Routing {
-    /// Builds from `[routing]`; `None` when absent.
+    /// Builds from `[routing]`; `None` when absent. Problems are pushed to `errors`.
     pub fn build(
-        _cfg: &GatewayConfig,
-        _upstreams: &HashMap<String, Upstream>,
-        _catalog: &Catalog,
-        _clock: Arc<dyn Clock>,
-        _errors: &mut Vec<String>,
+        cfg: &GatewayConfig,
+        upstreams: &HashMap<String, Upstream>,
+        catalog: &Catalog,
+        clock: Arc<dyn Clock>,
+        errors: &mut Vec<String>,
     ) -> Option<Routing> {
-        None
+        let v = cfg.routing.as_ref()?;
+        let rc: RoutingConfig = match v.clone().try_into() {
+            Ok(rc) => rc,
+            Err(e) => {
+                errors.push(format!("{}: [routing]: {e}", cfg.file));
+                return None;
+            }
+        };
+        let mut prices = HashMap::new();
+        for (mi, m) in rc.models.iter().enumerate() {
+            for (di, d) in m.deployments.iter().enumerate() {
+                let Some(up) = upstreams.get(&d.provider) else {
+                    errors.push(format!(
+                        "{}: routing.models[{mi}].deployments[{di}].provider: unknown provider '{}'; define it in [[providers]]",
+                        cfg.file, d.provider
+                    ));
+                    continue;
+                };
+                match price_lookup(catalog, &up.catalog_provider, &d.model) {
+                    Some(p) => {
+                        prices.insert(d.effective_id(), Arc::new(p));
+                    }
+                    None => errors.push(format!(
+                        "{}: routing.models[{mi}].deployments[{di}]: no catalog price for '{}' at '{}'; add it to a [pricing] overrides file",
+                        cfg.file, d.model, up.catalog_provider
+                    )),
+                }
+            }
+        }
+        let lookup = |provider: &str, model: &str| -> Option<DeploymentPrice> {
+            let up = upstreams.get(provider)?;
+            let e = price_lookup(catalog, &up.catalog_provider, model)?;
+            let p = &e.standard.prices;
+            Some(DeploymentPrice {
+                input_per_mtok: p.input.unwrap_or_default(),
+                output_per_mtok: p.output.unwrap_or_default(),
+                cache_read_per_mtok: p.cache_read,
+            })
+        };
+        let max_attempts = rc.retry.max_attempts.max(1) as usize;
+        match Router::new(rc, lookup, clock) {
+            Ok(router) => Some(Routing {
+                router,
+                prices,
+                max_attempts,
+            }),
+            Err(e) => {
+                errors.push(format!("{}: [routing]: {e}", cfg.file));
+                None
+            }
+        }
     }
+
     /// Public model names.
     pub fn models(&self) -> Vec<String> {
-        Vec::new()
+        self.router
+            .config()
+            .models
+            .iter()
+            .map(|m| m.name.clone())
+            .collect()
     }
-    /// Ordered candidates.
+
+    /// Ordered candidates, or `None` when `[routing]` does not know the model.
     pub fn plan(
         &self,
-        _p: &ParsedRequest,
-        _strategy: Option<&str>,
+        p: &ParsedRequest,
+        strategy: Option<&str>,
     ) -> Result<Option<Vec<Candidate>>, GatewayError> {
-        Ok(None)
+        if !self.router.has_model(&p.model)
+            && p.fallback_models.iter().all(|m| !self.router.has_model(m))
+        {
+            return Ok(None);
+        }
+        let strategy_override = match strategy {
+            None => None,
+            Some(s) => Some(s.parse::<Strategy>().map_err(|_| {
+                GatewayError::bad_request(
+                    "invalid_route",
+                    format!("x-jevons-route: '{s}' is not a strategy; use cheapest, fastest, throughput, priority or weighted"),
+                )
+            })?),
+        };
+        let req = RouteRequest {
+            model: &p.model,
+            strategy_override,
+            models_fallback: &p.fallback_models,
+            max_price: max_price(p)?,
+            est_input_tokens: p.input_estimate,
+            est_output_tokens: p.max_output.unwrap_or(256),
+            stream: p.stream,
+        };
+        let plan = self.router.plan(&req).map_err(|e| match e {
+            jevons_routing::RoutingError::NoDeploymentUnderMaxPrice { .. } => {
+                GatewayError::bad_request("no_deployment_under_max_price", e.to_string())
+            }
+            _ => GatewayError::not_found("no_route", format!("routing '{}': {e}", p.model)),
+        })?;
+        let mut out = Vec::with_capacity(plan.attempts.len());
+        for c in plan.attempts.iter() {
+            let Some(price) = self.prices.get(c.deployment_id()) else {
+                continue;
+            };
+            out.push(Candidate {
+                deployment: c.deployment_id().to_string(),
+                provider: c.provider().to_string(),
+                upstream_model: c.upstream_model().to_string(),
+                price: price.clone(),
+                reason: c.reason.to_string(),
+                slot: Some(c.deployment()),
+            });
+        }
+        Ok(Some(out))
     }
-    /// Feedback.
-    pub fn observe(&self, _c: &Candidate, _o: Observed) {}
-    /// Backoff.
-    pub fn backoff(&self, _attempt: u32, retry_after: Option<u64>) -> Duration {
-        Duration::from_secs(retry_after.unwrap_or(0))
+
+    /// Feeds an attempt's outcome to health and the breaker.
+    pub fn observe(&self, c: &Candidate, o: Observed) {
+        if let Some(slot) = c.slot {
+            self.router.observe(slot, &o.outcome());
+        }
     }
-    /// Max attempts.
+
+    /// Backoff before retry `attempt`.
+    pub fn backoff(&self, attempt: u32, retry_after: Option<u64>) -> Duration {
+        self.router
+            .backoff(attempt, retry_after.map(Duration::from_secs))
+    }
+
+    /// Maximum attempts.
     pub fn max_attempts(&self) -> usize {
-        3
+        self.max_attempts
     }
+
+    /// The routing engine (for `explain`).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+}
+
+/// The body's OpenRouter-style `max_price` (`{"input": "1.0", "output": "2.0"}`, USD per
+/// million tokens; `prompt` / `completion` accepted too; strings or numbers, read exactly).
+fn max_price(p: &ParsedRequest) -> Result<Option<jevons_routing::MaxPrice>, GatewayError> {
+    use rust_decimal::Decimal;
+    let Some(v) = p.body.get("max_price").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        GatewayError::bad_request(
+            "invalid_max_price",
+            format!("max_price: {why}; send {{\"input\": \"1.0\", \"output\": \"2.0\"}} (USD per million tokens)"),
+        )
+    };
+    let obj = v.as_object().ok_or_else(|| bad("must be an object"))?;
+    let field = |names: [&str; 2]| -> Result<Decimal, GatewayError> {
+        let Some(x) = names.iter().find_map(|n| obj.get(*n)) else {
+            // An absent side is unbounded.
+            return Ok(Decimal::MAX);
+        };
+        let text = match x {
+            serde_json::Value::String(s) => s.trim().to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(bad(&format!(
+                    "'{}' must be a number or a decimal string",
+                    names[0]
+                )))
+            }
+        };
+        let d = text
+            .parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(&text))
+            .map_err(|_| bad(&format!("'{}' is not a decimal: {text}", names[0])))?;
+        if d.is_sign_negative() {
+            return Err(bad(&format!("'{}' must not be negative", names[0])));
+        }
+        Ok(d)
+    };
+    Ok(Some(jevons_routing::MaxPrice {
+        input_per_mtok: field(["input", "prompt"])?,
+        output_per_mtok: field(["output", "completion"])?,
+    }))
 }

@@ -25,6 +25,8 @@ pub struct Candidate {
     pub price: Arc<PriceEntry>,
     /// Why routing put it here.
     pub reason: String,
+    /// Health slot in the routing engine (deployments from `[routing]`).
+    pub slot: Option<jevons_routing::DeploymentId>,
 }
 
 /// Finds the catalog price of `model` at `provider`: exact key, then the provider-prefixed
@@ -69,7 +71,8 @@ impl Routes {
                         provider: p.name.clone(),
                         upstream_model: m.clone(),
                         price: Arc::new(price),
-                        reason: "only deployment".into(),
+                        reason: "direct".into(),
+                        slot: None,
                     }),
                     None => errors.push(format!(
                         "{}: providers[{i}].models: no price for '{m}' at provider '{}' in the catalog; \
@@ -160,6 +163,16 @@ impl Routes {
             Some(r) => r.backoff(attempt, retry_after),
             None => std::time::Duration::from_millis(retry_after.map_or(0, |s| s.min(5) * 1000)),
         }
+    }
+
+    /// The `[routing]` engine, when configured (cascades, cache config, explain).
+    pub fn routing(&self) -> Option<&crate::router::Routing> {
+        self.router.as_ref()
+    }
+
+    /// The configured cascade named `model`, if any.
+    pub fn cascade(&self, model: &str) -> Option<&jevons_routing::Cascade> {
+        self.router.as_ref()?.router().cascade(model)
     }
 
     /// Maximum attempts per request (first try + retries/fallbacks).

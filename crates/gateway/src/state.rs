@@ -62,6 +62,8 @@ pub struct Gateway {
     pub routes: Routes,
     /// Budgets, rate limits, task caps.
     pub policy: crate::admit::PolicyGate,
+    /// The exact response cache (`[routing.cache] enabled = true`).
+    pub cache: Option<Arc<jevons_routing::ResponseCache>>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Pooled upstream client.
@@ -113,6 +115,7 @@ impl Gateway {
             .map_err(StartError::Invalid)?;
         let policy =
             crate::admit::PolicyGate::build(&cfg, clock.clone()).map_err(StartError::Invalid)?;
+        let cache = crate::cache::build(&routes, clock.clone());
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -136,6 +139,7 @@ impl Gateway {
             upstreams,
             routes,
             policy,
+            cache,
             metrics: Metrics::default(),
             http,
             admin_token,
@@ -151,4 +155,39 @@ impl Gateway {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.cfg.server.upstream_timeout_ms)
     }
+}
+
+/// Validates what parsing cannot: routes (every deployment priced from the catalog and its
+/// provider defined) and the policy section. Opens no file and binds no socket.
+pub fn check_semantics(cfg: &GatewayConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let catalog = match Catalog::bundled() {
+        Ok(c) => c,
+        Err(e) => return vec![format!("pricing: {e}")],
+    };
+    let catalog = match &cfg.pricing.overrides {
+        Some(path) => {
+            match jevons_pricing::Overrides::load(path).and_then(|o| catalog.with_overrides(&o)) {
+                Ok(c) => Arc::new(c),
+                Err(e) => {
+                    out.push(format!("{}: pricing.overrides: {e}", cfg.file));
+                    catalog
+                }
+            }
+        }
+        None => catalog,
+    };
+    let upstreams: HashMap<String, Upstream> = cfg
+        .providers
+        .iter()
+        .map(|p| (p.name.clone(), Upstream::from_config(p, &cfg.secrets)))
+        .collect();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Err(e) = Routes::build(cfg, &upstreams, &catalog, clock.clone()) {
+        out.extend(e.lines().map(str::to_string));
+    }
+    if let Err(e) = crate::admit::PolicyGate::build(cfg, clock) {
+        out.push(e);
+    }
+    out
 }
