@@ -26,6 +26,9 @@ pub(crate) enum DimKind {
     Tier = 14,
 }
 
+/// Most values the writer keeps cached before starting over.
+const MAX_CACHED: usize = 100_000;
+
 /// Writer-side interner: value -> id, inserting new values inside the caller's transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
@@ -59,6 +62,11 @@ impl Interner {
                 conn.last_insert_rowid()
             }
         };
+        if self.cache.len() >= MAX_CACHED {
+            // Bounded memory: high-cardinality values (task ids, users) would otherwise grow
+            // the cache forever; a miss costs one indexed SELECT.
+            self.cache.clear();
+        }
         self.cache.insert((k, v.to_string()), id);
         Ok(id)
     }

@@ -45,7 +45,9 @@ async fn group_commit_batches_concurrent_records() {
 #[tokio::test]
 async fn durable_ack_means_visible_to_a_fresh_connection() {
     let (_d, path) = tmp();
-    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    // Used through the object-safe trait, as the gateway does.
+    let ledger: Arc<dyn Ledger> =
+        Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
     for (i, e) in common::events(2, 50, common::T0, 60_000)
         .into_iter()
         .enumerate()
