@@ -14,6 +14,7 @@ pub mod rollup;
 pub mod schema;
 pub mod store;
 pub mod synth;
+pub mod tasks;
 pub mod window;
 mod writer;
 
