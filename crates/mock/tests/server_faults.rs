@@ -157,3 +157,22 @@ async fn every_nth_schedule_and_bad_control_input() {
     assert_eq!(r.status(), 400);
     m.shutdown().await;
 }
+
+#[tokio::test]
+async fn in_process_fault_control_and_stats() {
+    let m = MockServer::start(MockProfile::builtin("default").unwrap())
+        .await
+        .unwrap();
+    assert!(m.set_faults("openai", FaultConfig::always(FaultKind::Unavailable)));
+    assert!(!m.set_faults("nope", FaultConfig::default()));
+    assert_eq!(chat(&m, false).await.unwrap().status(), 503);
+    assert!(m.set_faults("openai", FaultConfig::default()));
+    assert_eq!(chat(&m, true).await.unwrap().status(), 200);
+    let s = m.stats("openai").unwrap();
+    assert_eq!(
+        (s["requests"].as_u64(), s["streams"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(s["faults"]["unavailable"], 1);
+    m.shutdown().await;
+}

@@ -93,8 +93,12 @@ impl MockServer {
             let format = p.format;
             let name = p.name.clone();
             let state = Arc::new(state::ProviderState::new(p, clock.clone()));
-            tasks.push(tokio::spawn(http::serve(listener, state, rx.clone())));
-            providers.insert(name, (addr, format));
+            tasks.push(tokio::spawn(http::serve(
+                listener,
+                state.clone(),
+                rx.clone(),
+            )));
+            providers.insert(name, (addr, format, state));
         }
         Ok(RunningMock {
             providers,
@@ -107,7 +111,7 @@ impl MockServer {
 /// Running mock providers; dropping it without [`RunningMock::shutdown`] leaves them
 /// serving until the runtime ends.
 pub struct RunningMock {
-    providers: BTreeMap<String, (SocketAddr, ProviderFormat)>,
+    providers: BTreeMap<String, (SocketAddr, ProviderFormat, Arc<state::ProviderState>)>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -116,7 +120,7 @@ impl RunningMock {
     /// Base URL as the provider's SDK expects it: `http://127.0.0.1:PORT/v1` for OpenAI
     /// format, `http://127.0.0.1:PORT` for Anthropic format (its SDK appends `/v1/...`).
     pub fn base_url(&self, provider: &str) -> Option<String> {
-        self.providers.get(provider).map(|(a, f)| match f {
+        self.providers.get(provider).map(|(a, f, _)| match f {
             ProviderFormat::Openai => format!("http://{a}/v1"),
             ProviderFormat::Anthropic => format!("http://{a}"),
         })
@@ -126,15 +130,31 @@ impl RunningMock {
     pub fn root_url(&self, provider: &str) -> Option<String> {
         self.providers
             .get(provider)
-            .map(|(a, _)| format!("http://{a}"))
+            .map(|(a, _, _)| format!("http://{a}"))
     }
 
     /// Provider name → (bound address, format), sorted by name.
     pub fn addrs(&self) -> Vec<(String, SocketAddr, ProviderFormat)> {
         self.providers
             .iter()
-            .map(|(n, (a, f))| (n.clone(), *a, *f))
+            .map(|(n, (a, f, _))| (n.clone(), *a, *f))
             .collect()
+    }
+
+    /// Replaces a provider's faults in-process (same as `POST /_mock/faults`); false if
+    /// there is no such provider.
+    pub fn set_faults(&self, provider: &str, faults: FaultConfig) -> bool {
+        self.providers
+            .get(provider)
+            .map(|(_, _, s)| s.set_faults(faults))
+            .is_some()
+    }
+
+    /// A provider's counters (same JSON as `GET /_mock/stats`).
+    pub fn stats(&self, provider: &str) -> Option<serde_json::Value> {
+        self.providers
+            .get(provider)
+            .map(|(_, _, s)| s.stats.to_json())
     }
 
     /// Stops accepting and closes every connection.
