@@ -112,6 +112,12 @@ pub fn stream_body(frames: Vec<StreamFrame>, pacing: Pacing) -> MockBody {
             .map(|c| (c as usize).min(frames.len().saturating_sub(1)));
         for (i, f) in frames.into_iter().enumerate() {
             if cut == Some(i) {
+                // Let hyper write out what was sent (it flushes when the body is pending)
+                // so the client really gets K chunks before the connection drops.
+                while tx.capacity() < tx.max_capacity() && !tx.is_closed() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 let _ = tx.send(Err(BodyCut)).await;
                 return;
             }
