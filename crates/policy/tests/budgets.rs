@@ -339,3 +339,12 @@ fn status_seed_rebuild_and_runtime_changes() {
         "no budgets, no limits"
     );
 }
+
+#[test]
+fn admissions_and_policy_cross_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Send + Sync>() {}
+    send::<jevons_policy::Admission>();
+    sync::<jevons_policy::Policy>();
+    sync::<jevons_policy::Refusal>();
+}
