@@ -1,7 +1,7 @@
 //! `jevons loadgen`: parse and validate arguments, build the scenario and config, run the
 //! load generator (`jevons_mock::loadgen`) with a progress bar, print the report.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -78,8 +78,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(n) = args.print_plan {
         let plan = Plan::generate(&scenario, args.seed)?;
-        for r in plan.first_requests(n) {
-            println!("{}", serde_json::to_string(&r)?);
+        let mut out = std::io::stdout().lock();
+        for r in plan.jobs().flat_map(|j| j.requests).take(n) {
+            let line = serde_json::to_string(&r)?;
+            match writeln!(out, "{line}") {
+                // `| head` closed the pipe: that is a normal way to stop reading.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                r => r?,
+            }
         }
         return Ok(());
     }
