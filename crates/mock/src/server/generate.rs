@@ -190,12 +190,21 @@ fn arguments(schema: &Value, seed: u64) -> Value {
     Value::Object(out)
 }
 
-/// Hash of raw bytes (request seed).
+/// Fast non-cryptographic hash of bytes (FxHash-style word mixing, then a final
+/// SplitMix round); only used for seeds and memo/cache keys, never across processes.
 pub fn hash_bytes(b: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    b.hash(&mut h);
-    h.finish()
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    mix(h, 0, 0)
 }
 
 /// Hex id of `len` chars from `seed`.

@@ -48,10 +48,46 @@ struct StreamOpts {
 #[derive(Deserialize)]
 struct Msg {
     role: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "content_direct")]
     content: Option<MessageContent>,
     #[serde(default)]
     tool_calls: Option<Vec<Value>>,
+}
+
+/// Reads `content` (string, parts array or null) without serde's untagged buffering.
+fn content_direct<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<MessageContent>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<MessageContent>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or an array of content parts")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(MessageContent::Text(s.to_owned())))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Some(MessageContent::Text(s)))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut parts = Vec::new();
+            while let Some(p) = a.next_element::<Value>()? {
+                parts.push(p);
+            }
+            Ok(Some(MessageContent::Parts(parts)))
+        }
+    }
+    d.deserialize_any(V)
 }
 
 pub(super) fn bad(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockBody> {

@@ -2,7 +2,6 @@
 //! for repeated strings) and deterministic filler text whose token count is exact.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
@@ -58,9 +57,7 @@ impl Tokenizer {
         if text.len() < MEMO_MIN_LEN {
             return self.encode_len(text);
         }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        text.hash(&mut h);
-        let key = h.finish();
+        let key = super::generate::hash_bytes(text.as_bytes());
         if let Some(n) = self.memo.lock().get(&key) {
             return *n;
         }
