@@ -94,23 +94,30 @@ impl Rows {
         )
     }
 
-    /// Prints in the chosen format.
+    /// Prints in the chosen format (a closed pipe, e.g. `| head`, is not an error).
     pub fn print(&self, format: Format) -> anyhow::Result<()> {
-        let mut out = std::io::stdout().lock();
-        match format {
-            Format::Table => writeln!(out, "{}", self.to_table())?,
-            Format::Csv => write!(out, "{}", self.to_csv()?)?,
-            Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&self.to_json())?)?,
-        }
-        Ok(())
+        let text = match format {
+            Format::Table => format!("{}\n", self.to_table()),
+            Format::Csv => self.to_csv()?,
+            Format::Json => format!("{}\n", serde_json::to_string_pretty(&self.to_json())?),
+        };
+        emit(&text)
     }
 }
 
 /// Prints any serializable value as pretty JSON.
 #[allow(dead_code)]
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
+}
+
+/// Writes to stdout; a reader that went away (broken pipe) ends output quietly.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 fn looks_numeric(s: &str) -> bool {

@@ -106,6 +106,15 @@ pub async fn start(gw: Arc<Gateway>) -> Result<RunningGateway, StartError> {
 
 /// Routes one request by method and path.
 pub async fn dispatch(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
+    let mut resp = route_request(gw.clone(), req).await;
+    if !resp.headers().contains_key("x-jevons-request-id") {
+        let id = jevons_core::RequestId::new(gw.clock.now_ms()).to_string();
+        crate::proxy::set(resp.headers_mut(), "x-jevons-request-id", &id);
+    }
+    resp
+}
+
+async fn route_request(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     match (req.method(), path.as_str()) {
         (&Method::POST, "/v1/chat/completions") => {

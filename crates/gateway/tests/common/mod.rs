@@ -48,13 +48,23 @@ pub async fn start(extra: &str) -> Env {
 }
 
 pub async fn start_with(profile: MockProfile, extra: &str, durable: bool) -> Env {
+    start_cfg(profile, extra, durable, |_| {}).await
+}
+
+pub async fn start_cfg(
+    profile: MockProfile,
+    extra: &str,
+    durable: bool,
+    tweak: impl FnOnce(&mut GatewayConfig),
+) -> Env {
     let mock = MockServer::start(profile.clone()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.sqlite");
     let text = config_text(&specs(&mock, &profile), &db, "127.0.0.1:0", durable, extra);
-    let cfg =
+    let mut cfg =
         GatewayConfig::parse_with_env(&text, "test.toml", &jevons_gateway::democonfig::demo_env)
             .unwrap();
+    tweak(&mut cfg);
     let (_, key) = AdminStore::open(&db)
         .unwrap()
         .create_key(
