@@ -317,6 +317,10 @@ async fn run(
     let mut admission = admit(&gw.policy, &ctx.attribution, &parsed, card)?;
     let mut extra_headers: Vec<(&'static str, String)> = Vec::new();
     if let Some(a) = &admission {
+        if a.clamped || a.degrade_to.is_some() {
+            // The answer will not be the one the request asked for: keep it out of the cache.
+            ctx.cache_key = None;
+        }
         if !a.warnings.is_empty() {
             extra_headers.push(("x-jevons-budget-warning", a.warnings.join("; ")));
         }

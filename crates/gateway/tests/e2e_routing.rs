@@ -461,3 +461,30 @@ async fn a_streamed_cache_hit_replays_well_formed_sse() {
     );
     assert_eq!(served(&env, "deepinfra").await, 1);
 }
+
+#[tokio::test]
+async fn a_cascade_under_a_budget_reserves_both_calls_and_settles_their_sum() {
+    let policy = r#"
+[policy]
+time_zone = "UTC"
+
+[[policy.budgets]]
+name = "team-day"
+scope = "team:search"
+limit_usd = "5.00"
+window = "day"
+mode = "hard"
+"#;
+    let env = common::start(&format!("{ROUTING}\n{policy}")).await;
+    let mut body = ask("auto", "write a long essay about budgets");
+    body["max_tokens"] = json!(4);
+    let r = env.chat(body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-jevons-cascade"), "escalated:length");
+    let cost = Money::parse_usd(header(&r, "x-jevons-cost-usd")).unwrap();
+    let ev = events(&env, &rid(&r), 2).await;
+    assert_eq!(ev.len(), 2);
+    assert_eq!(cost, ev[0].cost + ev[1].cost);
+    // Each call got at most the client's cap (the reservation covered 2 × 4 tokens).
+    assert!(ev.iter().all(|e| e.usage.output <= 4), "{ev:?}");
+}
