@@ -191,3 +191,75 @@ fn report_rows(r: &LoadReport) -> Rows {
     }
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Inner, clap::Error> {
+        Cli::try_parse_from(std::iter::once("loadgen").chain(argv.iter().copied()))
+            .map(|c| *c.args.inner)
+    }
+
+    #[test]
+    fn flags_parse_and_conflict() {
+        let a = parse(&[
+            "--target",
+            "http://127.0.0.1:1",
+            "--key",
+            "a",
+            "--key",
+            "b",
+            "--duration",
+            "1m30s",
+        ])
+        .unwrap();
+        assert_eq!(a.keys, ["a", "b"]);
+        assert_eq!(a.duration, Some(Duration::from_secs(90)));
+        assert!(parse(&[
+            "--target",
+            "http://x",
+            "--duration",
+            "1s",
+            "--requests",
+            "5"
+        ])
+        .is_err());
+        assert!(
+            parse(&["--key", "k"]).is_err(),
+            "--target is required to send"
+        );
+        assert!(
+            parse(&["--print-plan", "3"]).is_ok(),
+            "printing the plan sends nothing"
+        );
+        assert!(parse(&["--target", "http://x", "--duration", "soon"]).is_err());
+    }
+
+    #[test]
+    fn table_shows_dashes_without_samples() {
+        let r = LoadReport {
+            requests: 3,
+            errors: 3,
+            errors_by_type: [("connect".to_string(), 3)].into(),
+            ..Default::default()
+        };
+        let rows = report_rows(&r);
+        let get = |k: &str| {
+            rows.rows
+                .iter()
+                .find(|row| row[0] == k)
+                .map(|row| row[1].clone())
+        };
+        assert_eq!(get("latency p50 ms").as_deref(), Some("-"));
+        assert_eq!(get("ttft p99 ms").as_deref(), Some("-"));
+        assert_eq!(get("error connect").as_deref(), Some("3"));
+    }
+}
