@@ -293,7 +293,7 @@ impl Report {
                 until_ms: chrono_now_ms() + 86_400_000,
                 ..SpendQuery::default()
             })?;
-            rows.sort_by(|a, b| b.totals.cost.cmp(&a.totals.cost));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.totals.cost));
             let mut t = Rows::new([
                 name,
                 "requests",
