@@ -1,15 +1,298 @@
-//! `jevons budgets` (not built yet).
+//! `jevons budgets set|list|delete`: budget specs stored in the ledger file's `budgets`
+//! table (the gateway loads them at start, next to the `[[budgets]]` of its config).
+//! `list` shows limit, spent in the current window (from the ledger rollups), remaining
+//! and the next reset.
 
-use clap::Subcommand;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::Context;
+use clap::{Args as ClapArgs, Subcommand};
+use jevons_core::{Clock, Money, SystemClock};
+use jevons_ledger::{AdminStore, Dim, Reader};
+use jevons_policy::{
+    BudgetMode, BudgetSpec, Policy, PolicyConfig, Scope, ScopeKind, SoftAction, Window,
+};
+use rust_decimal::Decimal;
+
+use crate::output::{Format, Rows};
 
 /// Subcommands of `jevons budgets`.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Not built yet.
-    Todo,
+    /// Create or replace a budget.
+    Set(SetArgs),
+    /// Show every budget: limit, spent this window, remaining, next reset.
+    List(ListArgs),
+    /// Delete a budget.
+    Delete(DeleteArgs),
+}
+
+/// Where the ledger file is.
+#[derive(ClapArgs, Debug)]
+pub struct DbArg {
+    /// Ledger file (default: $JEVONS_DB, else ./jevons-data/ledger.sqlite).
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+impl DbArg {
+    fn path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(jevons_ledger::default_db_path)
+    }
+}
+
+/// `jevons budgets set NAME --scope team:search --limit 100 --window month`.
+#[derive(ClapArgs, Debug)]
+pub struct SetArgs {
+    /// Unique budget name.
+    name: String,
+    /// KIND:VALUE, KIND one of org, team, key, user, customer, feature, task; VALUE `*` =
+    /// each value gets its own budget (e.g. `customer:*`).
+    #[arg(long)]
+    scope: String,
+    /// Limit in USD per window, e.g. 100 or 12.50.
+    #[arg(long)]
+    limit: String,
+    /// total, month, week, day or hour (calendar, in the gateway's time zone).
+    #[arg(long, default_value = "month")]
+    window: String,
+    /// Soft budget: past the limit, route to this cheaper model instead of refusing.
+    #[arg(long, value_name = "MODEL", conflicts_with = "soft_warn")]
+    soft_degrade: Option<String>,
+    /// Soft budget: past the limit, add an x-jevons-budget-warning header.
+    #[arg(long)]
+    soft_warn: bool,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+/// `jevons budgets list`.
+#[derive(ClapArgs, Debug)]
+pub struct ListArgs {
+    /// Time zone for calendar windows (use the gateway's `policy.time_zone`).
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+/// `jevons budgets delete NAME`.
+#[derive(ClapArgs, Debug)]
+pub struct DeleteArgs {
+    /// Budget name.
+    name: String,
+    #[command(flatten)]
+    db: DbArg,
 }
 
 /// Runs the command.
-pub fn run(_cmd: Command) -> anyhow::Result<()> {
-    anyhow::bail!("'jevons budgets' is not built yet")
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Set(a) => set(a),
+        Command::List(a) => list(a),
+        Command::Delete(a) => delete(a),
+    }
+}
+
+/// Parses and validates the arguments into a spec (no I/O).
+fn spec_from(a: &SetArgs) -> anyhow::Result<BudgetSpec> {
+    let scope = Scope::parse(&a.scope)?;
+    let text = a.limit.trim().trim_start_matches('$');
+    let limit_usd = Decimal::from_str(text).with_context(|| {
+        format!(
+            "--limit '{}' is not a USD amount; write e.g. 100 or 12.50",
+            a.limit
+        )
+    })?;
+    let window = Window::parse(&a.window).with_context(|| {
+        format!(
+            "--window '{}' is unknown; write total, month, week, day or hour",
+            a.window
+        )
+    })?;
+    let mode = match (&a.soft_degrade, a.soft_warn) {
+        (Some(model), _) => BudgetMode::Soft(SoftAction::Degrade {
+            model: model.clone(),
+        }),
+        (None, true) => BudgetMode::Soft(SoftAction::Warn),
+        (None, false) => BudgetMode::Hard,
+    };
+    let spec = BudgetSpec {
+        name: a.name.trim().to_string(),
+        scope,
+        limit_usd,
+        window,
+        mode,
+    };
+    let issues = spec.issues("budget");
+    if let Some(first) = issues.first() {
+        anyhow::bail!("{first}");
+    }
+    Ok(spec)
+}
+
+fn set(a: SetArgs) -> anyhow::Result<()> {
+    let spec = spec_from(&a)?;
+    let json = serde_json::to_string(&spec)?;
+    let path = a.db.path();
+    let store = AdminStore::open(&path)?;
+    store.put_budget(&spec.name, &json, SystemClock.now_ms())?;
+    println!(
+        "budget '{}' set: {} ${} per {} ({}) in {}",
+        spec.name,
+        spec.scope,
+        spec.limit().usd_string(),
+        spec.window.as_str(),
+        mode_text(&spec.mode),
+        path.display()
+    );
+    Ok(())
+}
+
+fn delete(a: DeleteArgs) -> anyhow::Result<()> {
+    let path = a.db.path();
+    let store = AdminStore::open(&path)?;
+    if !store.delete_budget(&a.name)? {
+        anyhow::bail!(
+            "no budget named '{}' in {}; `jevons budgets list` shows the names",
+            a.name,
+            path.display()
+        );
+    }
+    println!("budget '{}' deleted", a.name.trim());
+    Ok(())
+}
+
+fn dim(k: ScopeKind) -> Dim {
+    match k {
+        ScopeKind::Org => Dim::Org,
+        ScopeKind::Team => Dim::Team,
+        ScopeKind::Key => Dim::Key,
+        ScopeKind::User => Dim::User,
+        ScopeKind::Customer => Dim::Customer,
+        ScopeKind::Feature => Dim::Feature,
+        ScopeKind::Task => Dim::Task,
+    }
+}
+
+fn list(a: ListArgs) -> anyhow::Result<()> {
+    let path = a.db.path();
+    let store = AdminStore::open(&path)?;
+    let mut specs = Vec::new();
+    for row in store.list_budgets()? {
+        match serde_json::from_str::<BudgetSpec>(&row.spec_json) {
+            Ok(s) => specs.push(s),
+            Err(e) => eprintln!("warning: budget '{}' has an unreadable spec ({e}); re-create it with `jevons budgets set`", row.name),
+        }
+    }
+    let policy = Policy::new(PolicyConfig {
+        time_zone: a.time_zone.clone(),
+        budgets: specs,
+        ..PolicyConfig::default()
+    })?;
+    let now = SystemClock.now_ms();
+    // Spent in the current window, from the ledger rollups (one-value scopes only; a
+    // per-value `*` budget is tracked per value by the running gateway).
+    let reader = Reader::open(&path)?;
+    let mut failures = Vec::new();
+    policy.rebuild_spent(now, |q| match &q.value {
+        Some(v) => match reader.spent_since(dim(q.kind), v, q.since_ms.max(0)) {
+            Ok(m) => vec![(v.clone(), m)],
+            Err(e) => {
+                failures.push(format!("{}: {e}", q.budget));
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    });
+    for f in failures {
+        eprintln!("warning: spent unknown for {f}");
+    }
+    let mut rows = Rows::new([
+        "name",
+        "scope",
+        "mode",
+        "window",
+        "limit_usd",
+        "spent_usd",
+        "remaining_usd",
+        "window_start",
+        "next_reset",
+    ]);
+    for s in policy.budget_status(now) {
+        let each = s.value == "*";
+        let usd = |m: Money| {
+            if each {
+                "-".to_string()
+            } else {
+                m.usd_string()
+            }
+        };
+        rows.push([
+            s.name,
+            format!("{}:{}", s.kind, s.value),
+            s.mode,
+            s.window.as_str().to_string(),
+            s.limit.usd_string(),
+            usd(s.spent),
+            usd(s.remaining),
+            s.window_start.unwrap_or_else(|| "-".into()),
+            s.next_reset.unwrap_or_else(|| "never".into()),
+        ]);
+    }
+    rows.print(a.format)?;
+    if a.format == Format::Table {
+        eprintln!(
+            "spent = settled cost in the current window from the ledger; in-flight reservations \
+             live in the running gateway (admin API). `*` budgets are tracked per value by the gateway."
+        );
+    }
+    Ok(())
+}
+
+fn mode_text(m: &BudgetMode) -> String {
+    match m {
+        BudgetMode::Hard => "hard".into(),
+        BudgetMode::Soft(SoftAction::Warn) => "soft, warn".into(),
+        BudgetMode::Soft(SoftAction::Degrade { model }) => format!("soft, degrade to {model}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(scope: &str, limit: &str, window: &str) -> SetArgs {
+        SetArgs {
+            name: "b".into(),
+            scope: scope.into(),
+            limit: limit.into(),
+            window: window.into(),
+            soft_degrade: None,
+            soft_warn: false,
+            db: DbArg { db: None },
+        }
+    }
+
+    #[test]
+    fn validates_set_arguments() {
+        let s = spec_from(&args("team:search", "$100.50", "month")).unwrap();
+        assert_eq!(s.limit(), Money::parse_usd("100.5").unwrap());
+        assert!(spec_from(&args("galaxy:x", "1", "day")).is_err());
+        assert!(spec_from(&args("team:x", "lots", "day"))
+            .unwrap_err()
+            .to_string()
+            .contains("--limit"));
+        assert!(spec_from(&args("team:x", "1", "fortnight"))
+            .unwrap_err()
+            .to_string()
+            .contains("--window"));
+        assert!(spec_from(&args("team:x", "-1", "day")).is_err());
+    }
 }
