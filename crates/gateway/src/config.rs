@@ -70,6 +70,8 @@ pub struct LedgerConfig {
     pub path: PathBuf,
     /// Durable mode: a response's last bytes leave only after its event is committed.
     pub durable: bool,
+    /// Also fsync each group commit (survives power loss, not only a killed process).
+    pub fsync: bool,
 }
 
 impl Default for LedgerConfig {
@@ -77,6 +79,7 @@ impl Default for LedgerConfig {
         LedgerConfig {
             path: PathBuf::from("jevons-data/ledger.sqlite"),
             durable: true,
+            fsync: false,
         }
     }
 }

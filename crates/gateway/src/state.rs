@@ -102,6 +102,7 @@ impl Gateway {
             } else {
                 jevons_ledger::Durability::Buffered
             },
+            fsync: cfg.ledger.fsync,
             ..LedgerOptions::default()
         };
         let sqlite = Arc::new(SqliteLedger::open(&cfg.ledger.path, opts)?);

@@ -18,13 +18,17 @@ use crate::schema;
 use crate::writer::{self, Msg, WriterStats};
 
 /// When `record` resolves.
+///
+/// `Durable` (the default) answers after the event's transaction is committed to the WAL:
+/// a killed gateway process (`kill -9`) loses no acknowledged event. Whether the commit is
+/// also fsynced (surviving an OS crash or power loss, at the disk's fsync latency per group
+/// commit) is [`LedgerOptions::fsync`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// After the event's transaction committed with `synchronous=FULL` (fsync). Default.
+    /// After the event's transaction committed. Default.
     #[default]
     Durable,
-    /// Right after enqueueing; commits use `synchronous=NORMAL` (a crash may lose the
-    /// last events).
+    /// Right after enqueueing (a crash may lose the last events).
     Buffered,
 }
 
@@ -37,6 +41,9 @@ pub struct LedgerOptions {
     pub max_batch: usize,
     /// Queue capacity (messages); `record` waits when it is full.
     pub queue: usize,
+    /// fsync every commit (`synchronous=FULL`): survives power loss, not only a process
+    /// crash. Off by default: WAL commits with `synchronous=NORMAL` already survive `kill -9`.
+    pub fsync: bool,
 }
 
 impl Default for LedgerOptions {
@@ -45,6 +52,7 @@ impl Default for LedgerOptions {
             durability: Durability::Durable,
             max_batch: 1024,
             queue: 65_536,
+            fsync: false,
         }
     }
 }
@@ -64,10 +72,7 @@ impl SqliteLedger {
     /// Opens or creates the ledger at `path` and starts its writer thread.
     pub fn open(path: &Path, opts: LedgerOptions) -> Result<SqliteLedger, LedgerError> {
         let conn = schema::open(path, true)?;
-        let sync = match opts.durability {
-            Durability::Durable => "FULL",
-            Durability::Buffered => "NORMAL",
-        };
+        let sync = if opts.fsync { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!("PRAGMA synchronous={sync};"))?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WriterStats::default());
