@@ -225,3 +225,64 @@ async fn embeddings_and_models() {
         "{ids:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mid_stream_disconnect_cancels_upstream_and_bills_what_was_generated() {
+    let profile = MockProfile::from_toml(
+        r#"
+[[providers]]
+name = "openai"
+format = "openai"
+tokens_per_sec = 100
+models = [{ id = "gpt-4o-mini", output_tokens = { mean = 400, min = 300, max = 500 } }]
+"#,
+    )
+    .unwrap();
+    let env = common::start_with(profile, "", true).await;
+    let mut r = env
+        .chat(
+            json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 500,
+            "messages": [{"role": "user", "content": "write a long essay"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let rid = r.headers()["x-jevons-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut got = 0usize;
+    while got < 5 {
+        let c = r.chunk().await.unwrap().unwrap();
+        got += c.iter().filter(|b| **b == b'\n').count() / 2;
+    }
+    drop(r); // the client goes away mid-stream
+    let mut ev = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let evs = env.events_of(&rid);
+        if !evs.is_empty() {
+            ev = Some(evs[0].clone());
+            break;
+        }
+    }
+    let ev = ev.expect("the disconnected stream was recorded");
+    assert_eq!(ev.status, Status::ClientDisconnected);
+    assert!(
+        ev.usage.estimated,
+        "no usage came: counted with the tokenizer"
+    );
+    assert!(
+        ev.usage.output >= 3 && ev.usage.output < 300,
+        "billed what was generated: {:?}",
+        ev.usage
+    );
+    assert!(ev.usage.input > 0);
+    assert_eq!(ev.cost, catalog_cost("openai", "gpt-4o-mini", &ev.usage));
+    // The pump stopped with the client, not with the upstream (which would take >3 s to
+    // generate 300+ tokens at 100 tokens/s): the upstream call was dropped, i.e. cancelled.
+    assert!(
+        ev.latency_us < 2_500_000,
+        "recorded at disconnect, not at upstream end: {} us",
+        ev.latency_us
+    );
+}
