@@ -15,7 +15,11 @@ use jevons_mock::server::{MockProfile, MockServer};
 use parking_lot::Mutex;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn_gateway(cfg: &std::path::Path) -> Child {
@@ -44,7 +48,9 @@ async fn wait_healthy(client: &reqwest::Client, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_completed_request() {
-    let mock = MockServer::start(MockProfile::builtin("default").unwrap()).await.unwrap();
+    let mock = MockServer::start(MockProfile::builtin("default").unwrap())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.sqlite");
     let port = free_port();
@@ -61,7 +67,13 @@ async fn kill_9_under_load_loses_no_completed_request() {
     .unwrap();
     let (_, key) = AdminStore::open(&db)
         .unwrap()
-        .create_key(&CreateKey { team: "t".into(), ..Default::default() }, 0)
+        .create_key(
+            &CreateKey {
+                team: "t".into(),
+                ..Default::default()
+            },
+            0,
+        )
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -72,13 +84,18 @@ async fn kill_9_under_load_loses_no_completed_request() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..16u32 {
-        let (client, url, key, completed, stop) =
-            (client.clone(), url.clone(), key.clone(), completed.clone(), stop.clone());
+        let (client, url, key, completed, stop) = (
+            client.clone(),
+            url.clone(),
+            key.clone(),
+            completed.clone(),
+            stop.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut i = 0u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 i += 1;
-                let stream = (w + i) % 2 == 0;
+                let stream = (w + i).is_multiple_of(2);
                 let body = serde_json::json!({"model": "gpt-4o-mini", "stream": stream, "max_tokens": 40,
                     "messages": [{"role": "user", "content": format!("worker {w} request {i}")}]});
                 let Ok(r) = client.post(format!("{url}/v1/chat/completions")).bearer_auth(&key).json(&body).send().await else {
@@ -113,7 +130,9 @@ async fn kill_9_under_load_loses_no_completed_request() {
     let reader = Reader::open(&db).unwrap();
     let mut missing = Vec::new();
     for rid in &seen {
-        let evs = reader.events_for_request(RequestId::parse(rid).unwrap()).unwrap();
+        let evs = reader
+            .events_for_request(RequestId::parse(rid).unwrap())
+            .unwrap();
         if evs.is_empty() {
             missing.push(rid.clone());
         }
@@ -121,7 +140,15 @@ async fn kill_9_under_load_loses_no_completed_request() {
     let rows = reader.event_count().unwrap();
     gw2.kill().unwrap();
     let _ = gw2.wait();
-    eprintln!("kill -9: {} responses completed, {} ledger rows, {} missing", seen.len(), rows, missing.len());
-    assert!(missing.is_empty(), "acknowledged requests lost: {missing:?}");
+    eprintln!(
+        "kill -9: {} responses completed, {} ledger rows, {} missing",
+        seen.len(),
+        rows,
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "acknowledged requests lost: {missing:?}"
+    );
     assert!(rows as usize >= seen.len());
 }
