@@ -175,6 +175,7 @@ impl GatewayConfig {
             src,
             file,
             issues: Vec::new(),
+            provider_index: Vec::new(),
         };
         let doc = match src.parse::<toml_edit::ImDocument<String>>() {
             Ok(d) => d,
@@ -212,6 +213,7 @@ impl GatewayConfig {
                         let item = toml_edit::Item::Table(t.clone());
                         if let Some(p) = cx.section::<ProviderConfig>(&item, &path) {
                             cfg.providers.push(p);
+                            cx.provider_index.push(i);
                         }
                     }
                 }
@@ -238,6 +240,7 @@ impl GatewayConfig {
         if cx.issues.is_empty() {
             Ok(cfg)
         } else {
+            cx.issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
             Err(ConfigErrors(cx.issues))
         }
     }
@@ -252,6 +255,8 @@ struct Cx<'a> {
     src: &'a str,
     file: &'a str,
     issues: Vec<ConfigIssue>,
+    /// Position in the file of each parsed provider (failed entries are skipped).
+    provider_index: Vec<usize>,
 }
 
 impl Cx<'_> {
@@ -343,7 +348,8 @@ impl Cx<'_> {
             self.at(None, "server.max_body_bytes", "must be greater than 0");
         }
         let mut names = BTreeSet::new();
-        for (i, p) in cfg.providers.iter().enumerate() {
+        let index = self.provider_index.clone();
+        for (p, &i) in cfg.providers.iter().zip(&index) {
             if p.name.trim().is_empty() {
                 self.at(
                     provider_span(i, "name"),
