@@ -223,6 +223,21 @@ async fn embeddings_and_models() {
     assert!(
         ids.contains(&"gpt-4o-mini") && ids.contains(&"claude-sonnet-4-5-20250929"),
         "{ids:?}"
+    ); // Prometheus metrics: requests, tokens and dollars by model/provider/team.
+    let m = env
+        .client
+        .get(env.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains(r#"jevons_requests_total{model="text-embedding-3-small",provider="openai",team="search",status="ok"} 1"#), "{m}");
+    assert!(
+        m.contains("jevons_cost_usd_total{")
+            && m.contains("jevons_request_duration_seconds_bucket{"),
+        "{m}"
     );
 }
 
