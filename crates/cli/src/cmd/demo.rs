@@ -41,6 +41,12 @@ deployments = [
 time_zone = "UTC"
 
 [[policy.budgets]]
+name = "search-team-daily"
+scope = "team:search"
+limit_usd = "0.05"
+window = "day"
+
+[[policy.budgets]]
 name = "per-user-daily"
 scope = "user:*"
 limit_usd = "0.50"
