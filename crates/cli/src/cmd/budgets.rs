@@ -78,6 +78,10 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Ask a running gateway instead (live: reserved amounts and per-value rows), e.g.
+    /// http://127.0.0.1:8080; the admin token is read from $JEVONS_ADMIN_TOKEN.
+    #[arg(long, value_name = "URL")]
+    gateway: Option<String>,
     #[command(flatten)]
     db: DbArg,
 }
@@ -181,7 +185,53 @@ fn dim(k: ScopeKind) -> Dim {
     }
 }
 
+fn list_live(url: &str, format: Format) -> anyhow::Result<()> {
+    let token = std::env::var("JEVONS_ADMIN_TOKEN")
+        .map_err(|_| anyhow::anyhow!("--gateway needs the admin token in $JEVONS_ADMIN_TOKEN"))?;
+    let url = format!("{}/admin/budgets", url.trim_end_matches('/'));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let v: serde_json::Value = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        let status = r.status();
+        let body: serde_json::Value = r.json().await?;
+        if !status.is_success() {
+            anyhow::bail!("{url} answered {status}: {}", body["error"]["message"]);
+        }
+        Ok(body)
+    })?;
+    let cols = [
+        "name",
+        "scope",
+        "mode",
+        "window",
+        "limit_usd",
+        "spent_usd",
+        "reserved_usd",
+        "remaining_usd",
+        "window_start",
+        "next_reset",
+    ];
+    let mut rows = Rows::new(cols);
+    for b in v["data"].as_array().into_iter().flatten() {
+        rows.push(cols.iter().map(|c| match &b[*c] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "-".to_string(),
+            other => other.to_string(),
+        }));
+    }
+    rows.print(format)
+}
+
 fn list(a: ListArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.gateway {
+        return list_live(url, a.format);
+    }
     let path = a.db.path();
     let store = AdminStore::open(&path)?;
     let mut specs = Vec::new();
@@ -209,7 +259,25 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
                 Vec::new()
             }
         },
-        None => Vec::new(),
+        // A per-value (`*`) budget: one row per value seen in the window.
+        None => match reader.spend(&jevons_ledger::SpendQuery {
+            by: vec![dim(q.kind)],
+            since_ms: q.since_ms.max(0),
+            until_ms: now + 1,
+            ..Default::default()
+        }) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|r| {
+                    let v = r.keys.first().cloned().flatten()?;
+                    Some((v, r.totals.cost.to_money().unwrap_or(Money::MAX)))
+                })
+                .collect(),
+            Err(e) => {
+                failures.push(format!("{}: {e}", q.budget));
+                Vec::new()
+            }
+        },
     });
     for f in failures {
         eprintln!("warning: spent unknown for {f}");
@@ -250,7 +318,7 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
     if a.format == Format::Table {
         eprintln!(
             "spent = settled cost in the current window from the ledger; in-flight reservations \
-             live in the running gateway (admin API). `*` budgets are tracked per value by the gateway."
+             live in the running gateway: `jevons budgets list --gateway URL` shows them."
         );
     }
     Ok(())
