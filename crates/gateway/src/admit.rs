@@ -22,16 +22,13 @@ pub struct PolicyGate {
 }
 
 impl PolicyGate {
-    /// From the `[policy]` section.
+    /// From the `[policy]` section alone (no ledger file: `jevons config check`). A running
+    /// gateway uses [`crate::policy_state::load`], which also merges the budgets stored in
+    /// the ledger file and rebuilds spent-in-window.
     pub fn build(cfg: &GatewayConfig, clock: Arc<dyn Clock>) -> Result<PolicyGate, String> {
-        let policy = match &cfg.policy {
+        let policy = match policy_config(cfg)? {
             None => None,
-            Some(v) => {
-                let text = toml::to_string(v).map_err(|e| format!("[policy]: {e}"))?;
-                let pc = PolicyConfig::from_toml_str(&text)
-                    .map_err(|e| format!("{}: [policy]: {e}", cfg.file))?;
-                Some(Policy::new(pc).map_err(|e| format!("{}: [policy]: {e}", cfg.file))?)
-            }
+            Some(pc) => Some(Policy::new(pc).map_err(|e| format!("{}: [policy]: {e}", cfg.file))?),
         };
         Ok(PolicyGate { policy, clock })
     }
@@ -47,43 +44,54 @@ impl PolicyGate {
     }
 }
 
+/// The `[policy]` section parsed and validated (`None` when the config has none).
+pub fn policy_config(cfg: &GatewayConfig) -> Result<Option<PolicyConfig>, String> {
+    let Some(v) = &cfg.policy else {
+        return Ok(None);
+    };
+    let text = toml::to_string(v).map_err(|e| format!("{}: [policy]: {e}", cfg.file))?;
+    PolicyConfig::from_toml_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: [policy]: {e}", cfg.file))
+}
+
 fn max_of(vals: impl IntoIterator<Item = Option<Decimal>>) -> Decimal {
     vals.into_iter().flatten().fold(Decimal::ZERO, Decimal::max)
 }
 
 /// The `resolve_policy` phase: the worst-case per-token prices over every deployment the
 /// request may be sent to (fallbacks included) and every context tier, so a reservation
-/// is a true upper bound whichever deployment ends up serving it.
+/// is a true upper bound whichever deployment ends up serving it. Only the standard plan
+/// (or the negotiated plan replacing it) counts: `finish_attempt` bills every attempt at `ServiceTier::Standard`, and counting
+/// the priority plan (e.g. gpt-4o output $17 instead of $10 per Mtok) would hold 70 %
+/// more than any call can cost and refuse calls the budget could pay for. If the gateway
+/// ever bills another tier, that tier's plan must be added here.
 pub fn resolve_policy<'a>(
     prices: impl IntoIterator<Item = &'a PriceEntry>,
 ) -> Result<RateCard, GatewayError> {
     let mut input = Decimal::ZERO;
     let mut output = Decimal::ZERO;
     for e in prices {
-        let plans = [
-            Some(&e.standard),
-            e.batch.as_ref(),
-            e.flex.as_ref(),
-            e.priority.as_ref(),
-        ];
-        for plan in plans.into_iter().flatten() {
-            let sets =
-                std::iter::once(&plan.prices).chain(plan.context_tiers.iter().map(|t| &t.prices));
-            for p in sets {
-                input = input.max(max_of([
-                    p.input,
-                    p.cache_write_5m,
-                    p.cache_write_1h,
-                    p.input_audio,
-                    p.input_image,
-                ]));
-                output = output.max(max_of([
-                    p.output,
-                    p.reasoning,
-                    p.output_audio,
-                    p.output_image,
-                ]));
-            }
+        let negotiated = e.discount.as_ref().and_then(|d| d.negotiated.as_ref());
+        let sets = std::iter::once(&e.standard)
+            .chain(negotiated)
+            .flat_map(|plan| {
+                std::iter::once(&plan.prices).chain(plan.context_tiers.iter().map(|t| &t.prices))
+            });
+        for p in sets {
+            input = input.max(max_of([
+                p.input,
+                p.cache_write_5m,
+                p.cache_write_1h,
+                p.input_audio,
+                p.input_image,
+            ]));
+            output = output.max(max_of([
+                p.output,
+                p.reasoning,
+                p.output_audio,
+                p.output_image,
+            ]));
         }
     }
     RateCard::from_per_mtok(input, output)
@@ -133,4 +141,59 @@ pub fn refusal_error(r: Refusal) -> GatewayError {
     );
     e.kind = r.kind.code();
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jevons_pricing::{Catalog, ContextTier, Discount};
+
+    fn usd(s: &str) -> Option<Decimal> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_rate_card_is_the_worst_billable_price_over_deployments_and_context_tiers() {
+        let cat = Catalog::bundled().unwrap();
+        let gpt4o = cat.find("openai", "gpt-4o").unwrap().clone();
+        // Priority prices ($4.25 / $17) are higher but never billed by the gateway.
+        assert!(gpt4o.priority.is_some());
+        let card = resolve_policy([&gpt4o]).unwrap();
+        assert_eq!(
+            card,
+            RateCard::from_per_mtok(Decimal::new(25, 1), Decimal::from(10)).unwrap()
+        );
+
+        let mut other = gpt4o.clone();
+        other.standard.prices.input = usd("1");
+        other.standard.prices.output = usd("4");
+        other.standard.prices.cache_write_5m = usd("3");
+        let mut tier = ContextTier {
+            above_input_tokens: 200_000,
+            prices: Default::default(),
+        };
+        tier.prices.input = usd("2");
+        tier.prices.output = usd("12");
+        other.standard.context_tiers = vec![tier];
+        // Over both: input max(2.5, cache write 3), output max(10, 12 above 200k tokens).
+        let card = resolve_policy([&gpt4o, &other]).unwrap();
+        assert_eq!(
+            card,
+            RateCard::from_per_mtok(Decimal::from(3), Decimal::from(12)).unwrap()
+        );
+
+        // A negotiated plan replaces the list plan when billing: it counts too.
+        let mut negotiated = gpt4o.standard.clone();
+        negotiated.prices.output = usd("20");
+        let mut deal = gpt4o.clone();
+        deal.discount = Some(Discount {
+            percent: None,
+            negotiated: Some(negotiated),
+        });
+        let card = resolve_policy([&deal]).unwrap();
+        assert_eq!(
+            card,
+            RateCard::from_per_mtok(Decimal::new(25, 1), Decimal::from(20)).unwrap()
+        );
+    }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod keys;
 pub mod meter;
 pub mod metrics;
+pub mod policy_state;
 pub mod proxy;
 pub mod request;
 pub mod router;

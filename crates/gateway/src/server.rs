@@ -26,6 +26,7 @@ pub struct RunningGateway {
     pub gateway: Arc<Gateway>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    sweeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -40,6 +41,9 @@ impl RunningGateway {
             let _ = tx.send(());
         }
         let _ = self.task.await;
+        if let Some(s) = self.sweeper.take() {
+            s.abort();
+        }
         let _ = self.gateway.ledger.flush().await;
     }
 
@@ -64,6 +68,9 @@ pub async fn start(gw: Arc<Gateway>) -> Result<RunningGateway, StartError> {
     })?;
     let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     crate::keys::spawn_refresher(gw.clone(), Duration::from_secs(5));
+    let sweeper = gw.policy.policy.clone().map(|p| {
+        crate::policy_state::spawn_sweeper(p, gw.clock.clone(), crate::policy_state::SWEEP_EVERY)
+    });
     let g = gw.clone();
     let task = tokio::spawn(async move {
         loop {
@@ -101,6 +108,7 @@ pub async fn start(gw: Arc<Gateway>) -> Result<RunningGateway, StartError> {
         gateway: gw,
         shutdown: Some(tx),
         task,
+        sweeper,
     })
 }
 

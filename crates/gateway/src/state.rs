@@ -114,8 +114,8 @@ impl Gateway {
             .collect();
         let routes = Routes::build(&cfg, &upstreams, &catalog, clock.clone())
             .map_err(StartError::Invalid)?;
-        let policy =
-            crate::admit::PolicyGate::build(&cfg, clock.clone()).map_err(StartError::Invalid)?;
+        // `[policy]` + budgets stored in the ledger file, spent-in-window rebuilt from it.
+        let policy = crate::policy_state::load(&cfg, clock.clone()).map_err(StartError::Invalid)?;
         let cache = crate::cache::build(&routes, clock.clone());
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)

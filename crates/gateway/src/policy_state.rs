@@ -1,0 +1,177 @@
+//! Policy state across restarts: the budgets stored in the ledger file (`jevons budgets
+//! set`, `PUT /admin/budgets`) merged into the `[policy]` section, spent-in-window rebuilt
+//! from the ledger rollups at start, and the background sweeper of idle policy state.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jevons_core::{Clock, Money};
+use jevons_ledger::{AdminStore, Dim, Reader};
+use jevons_policy::{BudgetSpec, Policy, PolicyConfig, ScopeKind, SpendQuery};
+
+use crate::admit::{policy_config, PolicyGate};
+use crate::config::GatewayConfig;
+
+/// How long idle policy state (finished tasks, idle rate counters, past-window cells) is
+/// kept before the sweeper drops it.
+pub const SWEEP_IDLE_MS: i64 = 24 * 3600 * 1000;
+/// How often the sweeper runs.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The policy a gateway starts with: the `[policy]` section plus the budgets stored in the
+/// ledger file (a stored budget replaces a configured one of the same name), with
+/// spent-in-window of every budget rebuilt from the ledger rollups. A config without
+/// `[policy]` but with stored budgets gets a policy with default settings; with neither,
+/// there is no policy. Fails (the gateway does not start) when a stored budget is
+/// unreadable or the spend cannot be read: starting with a hard budget at zero spent could
+/// pass its limit.
+pub fn load(cfg: &GatewayConfig, clock: Arc<dyn Clock>) -> Result<PolicyGate, String> {
+    let configured = policy_config(cfg)?;
+    let stored = stored_budgets(&cfg.ledger.path)?;
+    let pc = match (configured, stored.is_empty()) {
+        (None, true) => return Ok(PolicyGate::with_policy(None, clock)),
+        (Some(pc), true) => pc,
+        (configured, false) => merge(configured.unwrap_or_default(), stored),
+    };
+    let policy = Policy::new(pc).map_err(|e| {
+        format!(
+            "{}: [policy] with the budgets stored in {}: {e}",
+            cfg.file,
+            cfg.ledger.path.display()
+        )
+    })?;
+    let seeded = rebuild(&policy, &cfg.ledger.path, clock.now_ms())?;
+    tracing::info!(
+        budgets = policy.config().budgets.len(),
+        seeded,
+        "policy loaded; spent-in-window rebuilt from the ledger"
+    );
+    Ok(PolicyGate::with_policy(Some(policy), clock))
+}
+
+/// Config budgets first; a stored budget with the same name replaces it, others are added
+/// (in name order).
+pub fn merge(mut pc: PolicyConfig, stored: Vec<BudgetSpec>) -> PolicyConfig {
+    for spec in stored {
+        match pc.budgets.iter_mut().find(|b| b.name == spec.name) {
+            Some(b) => {
+                tracing::info!(budget = %spec.name, "the budget stored in the ledger file replaces the configured one");
+                *b = spec;
+            }
+            None => pc.budgets.push(spec),
+        }
+    }
+    pc
+}
+
+/// The budget specs stored in the ledger file's `budgets` table.
+pub fn stored_budgets(db: &Path) -> Result<Vec<BudgetSpec>, String> {
+    let rows = AdminStore::open(db)
+        .and_then(|s| s.list_budgets())
+        .map_err(|e| format!("{}: cannot read stored budgets: {e}", db.display()))?;
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_str::<BudgetSpec>(&r.spec_json).map_err(|e| {
+                format!(
+                    "{}: the stored budget '{}' is unreadable ({e}); re-create it with `jevons budgets set {} ...` or remove it with `jevons budgets delete {}`",
+                    db.display(),
+                    r.name,
+                    r.name,
+                    r.name
+                )
+            })
+        })
+        .collect()
+}
+
+/// The ledger dimension a policy scope kind is summed by.
+pub fn dim_of(k: ScopeKind) -> Dim {
+    match k {
+        ScopeKind::Org => Dim::Org,
+        ScopeKind::Team => Dim::Team,
+        ScopeKind::Key => Dim::Key,
+        ScopeKind::User => Dim::User,
+        ScopeKind::Customer => Dim::Customer,
+        ScopeKind::Feature => Dim::Feature,
+        ScopeKind::Task => Dim::Task,
+    }
+}
+
+/// Answers one rebuild question from the rollups: `(value, spent since q.since_ms)` rows,
+/// one for a one-value budget, one per value seen for a `*` budget. The rollups round the
+/// start down to their resolution (minute for team/key/org, hour otherwise), so the answer
+/// is never below the true spend.
+pub fn spent_rows(reader: &Reader, q: &SpendQuery) -> Result<Vec<(String, Money)>, String> {
+    let dim = dim_of(q.kind);
+    let since = q.since_ms.max(0);
+    let err = |e: jevons_ledger::LedgerError| format!("budget '{}': {e}", q.budget);
+    match &q.value {
+        Some(v) => Ok(vec![(
+            v.clone(),
+            reader.spent_since(dim, v, since).map_err(err)?,
+        )]),
+        None => {
+            let rows = reader
+                .spend(&jevons_ledger::SpendQuery {
+                    by: vec![dim],
+                    since_ms: since,
+                    until_ms: i64::MAX,
+                    ..Default::default()
+                })
+                .map_err(err)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    let v = r.keys.into_iter().next().flatten()?;
+                    Some((v, r.totals.cost.to_money().unwrap_or(Money::MAX)))
+                })
+                .collect())
+        }
+    }
+}
+
+/// Seeds every budget's spent-in-window from the ledger file; returns the cells seeded.
+pub fn rebuild(policy: &Policy, db: &Path, now_ms: i64) -> Result<usize, String> {
+    let reader = Reader::open(db).map_err(|e| {
+        format!(
+            "{}: cannot read the ledger to rebuild budget spend: {e}",
+            db.display()
+        )
+    })?;
+    let mut errors = Vec::new();
+    let n = policy.rebuild_spent(now_ms, |q| {
+        spent_rows(&reader, q).unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        })
+    });
+    if errors.is_empty() {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{}: cannot rebuild budget spend from the ledger: {}",
+            db.display(),
+            errors.join("; ")
+        ))
+    }
+}
+
+/// Drops idle policy state every [`SWEEP_EVERY`] (tasks, rate counters and per-value
+/// budget cells idle for [`SWEEP_IDLE_MS`]). Holds only the policy, not the gateway.
+pub fn spawn_sweeper(
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t.tick().await; // the first tick is immediate: nothing to sweep at start
+        loop {
+            t.tick().await;
+            policy.sweep(clock.now_ms().saturating_sub(SWEEP_IDLE_MS));
+            tracing::debug!("policy state swept");
+        }
+    })
+}
