@@ -17,17 +17,23 @@ use crate::request::Endpoint;
 const KEEP_FOR_ESTIMATE: usize = 8 * 1024 * 1024;
 
 /// Usage from a complete non-streaming response body. `Err` when the body is not JSON.
+/// Only the `usage` object is materialized; the rest of the body is skipped by the parser.
 pub fn usage_from_body(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, String> {
-    let v: Value =
+    #[derive(serde::Deserialize)]
+    struct UsageOnly<'a> {
+        #[serde(borrow, default)]
+        usage: Option<&'a serde_json::value::RawValue>,
+    }
+    let v: UsageOnly<'_> =
         serde_json::from_slice(body).map_err(|e| format!("malformed JSON from upstream: {e}"))?;
-    let Some(u) = v.get("usage").filter(|u| u.is_object()) else {
+    let Some(raw) = v.usage.filter(|r| r.get().trim_start().starts_with('{')) else {
         return Ok(None);
     };
     Ok(match endpoint {
-        Endpoint::Messages => serde_json::from_value::<AnthropicUsage>(u.clone())
+        Endpoint::Messages => serde_json::from_str::<AnthropicUsage>(raw.get())
             .ok()
             .map(|a| a.to_usage()),
-        _ => serde_json::from_value::<OpenAiUsage>(u.clone())
+        _ => serde_json::from_str::<OpenAiUsage>(raw.get())
             .ok()
             .map(|o| o.to_usage()),
     })
