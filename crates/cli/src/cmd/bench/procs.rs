@@ -87,8 +87,20 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// SIGTERM first (nginx's master then stops its workers; SIGKILL would orphan them),
+    /// SIGKILL after 5 s.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
