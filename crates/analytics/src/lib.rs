@@ -2,3 +2,4 @@
 //! the price catalog.
 
 pub mod market;
+pub mod reports;

@@ -2,6 +2,7 @@
 //! trait, the default SQLite store (WAL, one writer thread, group commit), incremental
 //! rollups and tasks, rollup queries, virtual keys and budget specs in the same file.
 
+pub mod analytics_queries;
 pub mod api;
 pub mod budgets;
 mod dims;
@@ -20,6 +21,7 @@ mod writer;
 
 use std::path::PathBuf;
 
+pub use analytics_queries::TaskDay;
 pub use api::{BoxFuture, Ledger};
 pub use budgets::BudgetSpecRow;
 pub use error::{KeyError, LedgerError};

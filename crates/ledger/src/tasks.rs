@@ -83,7 +83,7 @@ impl Reader {
         }
     }
 
-    fn task_rows(&self, tail: &str) -> Result<Vec<TaskRow>, LedgerError> {
+    pub(crate) fn task_rows(&self, tail: &str) -> Result<Vec<TaskRow>, LedgerError> {
         let sql = format!(
             "SELECT task, parent, team, first_ts, last_ts, retries, ok, {SUM_COLS} FROM tasks {tail}"
         );

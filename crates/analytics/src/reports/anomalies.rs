@@ -1,0 +1,169 @@
+//! Spend spikes and runaway tasks. Spikes: per scope value (team, feature, user, model...),
+//! each hour of the recent window is compared with the trailing baseline hours before it by
+//! a robust z-score (median + MAD), from the hour rollups. A spike must also beat every hour
+//! of its baseline and exceed the median by a minimum amount, so sparse series (a user active
+//! a few hours a week, median and MAD 0) do not flag every active hour. Runaway tasks: tasks whose calls or
+//! cost are far above the typical task's (robust z of log(1+x) over all tasks in the window).
+
+use std::collections::BTreeMap;
+
+use jevons_core::MoneySum;
+use jevons_ledger::{Dim, Granularity, Reader, SpendQuery};
+use serde::Serialize;
+
+use crate::reports::error::ReportError;
+use crate::reports::stats::{median, robust_z};
+
+const HOUR: i64 = 3_600_000;
+
+/// What to look for.
+#[derive(Debug, Clone, Copy)]
+pub struct AnomalySpec {
+    /// End of the checked window (exclusive), ms (rounded up to the hour).
+    pub now_ms: i64,
+    /// Hours checked (the recent window).
+    pub recent_hours: i64,
+    /// Trailing hours each checked hour is compared with.
+    pub baseline_hours: i64,
+    /// Flag when the robust z-score is at least this.
+    pub z_threshold: f64,
+    /// ... and the hour's spend exceeds the baseline median by at least this (pico-dollars).
+    pub min_excess: MoneySum,
+}
+
+/// One spike.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spike {
+    /// Scope dimension.
+    pub scope: Dim,
+    /// Scope value.
+    pub value: String,
+    /// Hour start, ms.
+    pub hour_ms: i64,
+    /// Spend that hour.
+    pub spend: MoneySum,
+    /// Baseline median per hour.
+    pub baseline_median: MoneySum,
+    /// Robust z-score (capped at 999 for display; infinite baselines become 999).
+    pub z: f64,
+}
+
+/// Spend spikes of one scope dimension.
+pub fn spikes(reader: &Reader, scope: Dim, spec: AnomalySpec) -> Result<Vec<Spike>, ReportError> {
+    if spec.recent_hours <= 0 || spec.baseline_hours < 3 {
+        return Err(ReportError::Invalid(
+            "--recent must be at least 1h and --baseline at least 3h".into(),
+        ));
+    }
+    let end = spec.now_ms.div_euclid(HOUR) * HOUR + if spec.now_ms % HOUR == 0 { 0 } else { HOUR };
+    let recent_start = end - spec.recent_hours * HOUR;
+    let start = recent_start - spec.baseline_hours * HOUR;
+    let rows = reader.spend(&SpendQuery {
+        by: vec![scope],
+        since_ms: start,
+        until_ms: end,
+        bucket: Some(Granularity::Hour),
+        ..SpendQuery::default()
+    })?;
+    let n = usize::try_from((end - start) / HOUR).unwrap_or(0);
+    let mut series: BTreeMap<String, Vec<i128>> = BTreeMap::new();
+    for r in rows {
+        let Some(v) = r.keys.into_iter().next().flatten() else {
+            continue;
+        };
+        let Some(b) = r.bucket_start_ms else { continue };
+        let i = usize::try_from((b - start) / HOUR).unwrap_or(usize::MAX);
+        if let Some(slot) = series.entry(v).or_insert_with(|| vec![0; n]).get_mut(i) {
+            *slot += r.totals.cost.pico();
+        }
+    }
+    let base_n = usize::try_from(spec.baseline_hours).unwrap_or(0);
+    let mut out = Vec::new();
+    for (value, s) in series {
+        for i in base_n..n {
+            let baseline: Vec<f64> = s[i - base_n..i].iter().map(|p| *p as f64).collect();
+            let x = s[i] as f64;
+            let med = median(&baseline);
+            let z = robust_z(x, &baseline);
+            let new_high = s[i - base_n..i].iter().all(|b| s[i] > *b);
+            if new_high && z >= spec.z_threshold && (s[i] - med as i128) >= spec.min_excess.pico() {
+                out.push(Spike {
+                    scope,
+                    value: value.clone(),
+                    hour_ms: start + i as i64 * HOUR,
+                    spend: MoneySum::from_pico(s[i]),
+                    baseline_median: MoneySum::from_pico(med.round() as i128),
+                    z: if z.is_finite() {
+                        (z * 100.0).round() / 100.0
+                    } else {
+                        999.0
+                    }
+                    .min(999.0),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        b.z.total_cmp(&a.z)
+            .then_with(|| (a.hour_ms, &a.value).cmp(&(b.hour_ms, &b.value)))
+    });
+    Ok(out)
+}
+
+/// One runaway task.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runaway {
+    /// Task id.
+    pub task: String,
+    /// Calls.
+    pub calls: u64,
+    /// Cost.
+    pub cost: MoneySum,
+    /// Robust z of log(1 + calls).
+    pub z_calls: f64,
+    /// Robust z of log(1 + cost in micro-dollars).
+    pub z_cost: f64,
+}
+
+/// Tasks in `[since, until)` whose calls or cost have a robust z ≥ `z_threshold`.
+pub fn runaway_tasks(
+    reader: &Reader,
+    since_ms: i64,
+    until_ms: i64,
+    z_threshold: f64,
+) -> Result<Vec<Runaway>, ReportError> {
+    let tasks = reader.tasks_in(since_ms, until_ms)?;
+    // Log scale: task sizes are heavy-tailed, so "far above typical" is a ratio, not a gap.
+    let calls: Vec<f64> = tasks
+        .iter()
+        .map(|t| (t.totals.requests as f64).ln_1p())
+        .collect();
+    let costs: Vec<f64> = tasks
+        .iter()
+        .map(|t| (t.totals.cost.pico().max(0) as f64 / 1e6).ln_1p())
+        .collect();
+    let cap = |z: f64| {
+        if z.is_finite() {
+            (z * 100.0).round() / 100.0
+        } else {
+            999.0
+        }
+        .min(999.0)
+    };
+    let mut out: Vec<Runaway> = tasks
+        .iter()
+        .zip(calls.iter().zip(&costs))
+        .filter_map(|(t, (c, m))| {
+            let (zc, zm) = (robust_z(*c, &calls), robust_z(*m, &costs));
+            (zc >= z_threshold || zm >= z_threshold).then(|| Runaway {
+                task: t.task.clone(),
+                calls: t.totals.requests,
+                cost: t.totals.cost,
+                z_calls: cap(zc),
+                z_cost: cap(zm),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.task.cmp(&b.task)));
+    Ok(out)
+}

@@ -1,0 +1,184 @@
+//! Month-end projection per budget: month-to-date spend of the budget's scope, the daily
+//! run rate (MTD ÷ elapsed days, fractional), projected to the end of the calendar month
+//! (UTC), with a range from the lowest and highest complete day so far. Budgets come from
+//! the ledger's `budgets` table; with none, one line per team.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use jevons_core::MoneySum;
+use jevons_ledger::{AdminStore, Dim, Granularity, Reader, SpendQuery};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::reports::error::ReportError;
+use crate::reports::money::{usd, usd_to_sum};
+
+const DAY: i64 = 86_400_000;
+
+/// A budget to project (from a stored spec, or a team with no budget).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetLine {
+    /// Budget name (or `team:<name>`).
+    pub name: String,
+    /// Scope dimension and value (`None` value: all traffic).
+    pub scope: (Dim, Option<String>),
+    /// Limit per window, if any.
+    pub limit_usd: Option<Decimal>,
+    /// Window of the budget (`month`, `day`, ...), if any.
+    pub window: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Spec {
+    name: String,
+    scope: String,
+    limit_usd: serde_json::Value,
+    #[serde(default)]
+    window: Option<String>,
+}
+
+/// Budgets stored in the ledger (unreadable specs are skipped with a note in `skipped`).
+pub fn stored_budgets(store: &AdminStore) -> Result<(Vec<BudgetLine>, Vec<String>), ReportError> {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for row in store.list_budgets()? {
+        let Ok(s) = serde_json::from_str::<Spec>(&row.spec_json) else {
+            skipped.push(format!("budget '{}': unreadable spec", row.name));
+            continue;
+        };
+        let (kind, value) = s.scope.split_once(':').unwrap_or((s.scope.as_str(), "*"));
+        let Ok(dim) = kind.parse::<Dim>() else {
+            skipped.push(format!(
+                "budget '{}': scope '{}' is not projected",
+                s.name, s.scope
+            ));
+            continue;
+        };
+        let limit = match &s.limit_usd {
+            serde_json::Value::String(t) => t.parse::<Decimal>().ok(),
+            serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+            _ => None,
+        };
+        out.push(BudgetLine {
+            name: s.name,
+            scope: (dim, (value != "*").then(|| value.to_string())),
+            limit_usd: limit,
+            window: s.window,
+        });
+    }
+    Ok((out, skipped))
+}
+
+/// One projection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Projection {
+    /// The budget.
+    pub budget: BudgetLine,
+    /// Month-to-date spend.
+    pub mtd: MoneySum,
+    /// MTD ÷ elapsed days.
+    pub daily_rate: MoneySum,
+    /// Projected month total at the run rate.
+    pub projected: MoneySum,
+    /// Low end (remaining days at the lowest complete day).
+    pub low: MoneySum,
+    /// High end (remaining days at the highest complete day).
+    pub high: MoneySum,
+    /// Projected ÷ limit, when the budget is monthly.
+    pub projected_share_of_limit: Option<Decimal>,
+}
+
+/// Month start and end (ms) of the calendar month holding `now_ms`.
+pub fn month_bounds(now_ms: i64) -> (i64, i64) {
+    let d = DateTime::<Utc>::from_timestamp_millis(now_ms)
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
+    let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d);
+    let next = if d.month() == 12 {
+        NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)
+    }
+    .unwrap_or(first);
+    let ms = |n: NaiveDate| {
+        n.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap_or(now_ms)
+    };
+    (ms(first), ms(next))
+}
+
+/// Projects each budget's scope to the end of the month holding `now_ms`.
+pub fn forecast(
+    reader: &Reader,
+    budgets: &[BudgetLine],
+    now_ms: i64,
+) -> Result<Vec<Projection>, ReportError> {
+    let (m0, m1) = month_bounds(now_ms);
+    let elapsed = Decimal::from(now_ms - m0) / Decimal::from(DAY);
+    let remaining = Decimal::from(m1 - now_ms) / Decimal::from(DAY);
+    budgets
+        .iter()
+        .map(|b| {
+            let rows = reader.spend(&SpendQuery {
+                filters: b.scope.1.iter().map(|v| (b.scope.0, v.clone())).collect(),
+                since_ms: m0,
+                until_ms: now_ms,
+                bucket: Some(Granularity::Day),
+                ..SpendQuery::default()
+            })?;
+            let mtd = rows.iter().fold(MoneySum::ZERO, |a, r| a + r.totals.cost);
+            let today = now_ms - now_ms.rem_euclid(DAY);
+            let full: Vec<Decimal> = (0..((today - m0) / DAY))
+                .map(|i| {
+                    let day = m0 + i * DAY;
+                    usd(rows
+                        .iter()
+                        .filter(|r| r.bucket_start_ms == Some(day))
+                        .fold(MoneySum::ZERO, |a, r| a + r.totals.cost))
+                })
+                .collect();
+            let rate = if elapsed.is_zero() {
+                Decimal::ZERO
+            } else {
+                usd(mtd) / elapsed
+            };
+            let lo = full.iter().copied().min().unwrap_or(rate);
+            let hi = full.iter().copied().max().unwrap_or(rate);
+            let projected = usd(mtd) + rate * remaining;
+            let monthly = b.window.as_deref() == Some("month");
+            Ok(Projection {
+                budget: b.clone(),
+                mtd,
+                daily_rate: usd_to_sum(rate),
+                projected: usd_to_sum(projected),
+                low: usd_to_sum(usd(mtd) + lo.min(rate) * remaining),
+                high: usd_to_sum(usd(mtd) + hi.max(rate) * remaining),
+                projected_share_of_limit: b
+                    .limit_usd
+                    .filter(|l| monthly && !l.is_zero())
+                    .map(|l| (projected / l).round_dp(4)),
+            })
+        })
+        .collect()
+}
+
+/// One budget line per team seen this month (when no budgets are stored).
+pub fn team_lines(reader: &Reader, now_ms: i64) -> Result<Vec<BudgetLine>, ReportError> {
+    let (m0, _) = month_bounds(now_ms);
+    let rows = reader.spend(&SpendQuery {
+        by: vec![Dim::Team],
+        since_ms: m0,
+        until_ms: now_ms,
+        ..SpendQuery::default()
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.keys.into_iter().next().flatten())
+        .map(|t| BudgetLine {
+            name: format!("team:{t}"),
+            scope: (Dim::Team, Some(t)),
+            limit_usd: None,
+            window: None,
+        })
+        .collect())
+}
