@@ -175,3 +175,55 @@ pub fn spawn_sweeper(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, scope: &str, limit: &str) -> BudgetSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "scope": scope, "limit_usd": limit, "window": "day"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn stored_budgets_replace_configured_ones_by_name_and_add_the_rest() {
+        let pc = PolicyConfig {
+            budgets: vec![spec("a", "team:x", "10"), spec("b", "key:*", "1")],
+            ..PolicyConfig::default()
+        };
+        let merged = merge(pc, vec![spec("b", "key:*", "0.5"), spec("c", "org:*", "3")]);
+        let got: Vec<(String, String)> = merged
+            .budgets
+            .iter()
+            .map(|b| (b.name.clone(), b.limit_usd.to_string()))
+            .collect();
+        let want = [("a", "10"), ("b", "0.5"), ("c", "3")];
+        assert_eq!(
+            got,
+            want.map(|(n, l)| (n.to_string(), l.to_string())).to_vec()
+        );
+    }
+
+    #[test]
+    fn an_unreadable_stored_budget_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("l.sqlite");
+        let store = AdminStore::open(&db).unwrap();
+        let good = serde_json::to_string(&spec("ok", "team:x", "1")).unwrap();
+        store.put_budget("ok", &good, 0).unwrap();
+        assert_eq!(
+            stored_budgets(&db).unwrap(),
+            vec![spec("ok", "team:x", "1")]
+        );
+        store
+            .put_budget("broken", r#"{"name":"broken","scope":"nowhere"}"#, 0)
+            .unwrap();
+        let e = stored_budgets(&db).unwrap_err();
+        assert!(
+            e.contains("'broken'") && e.contains("jevons budgets delete broken"),
+            "{e}"
+        );
+    }
+}
