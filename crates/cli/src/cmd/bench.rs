@@ -63,6 +63,8 @@ pub struct Args {
 /// One thing wrk hits.
 struct Target {
     name: &'static str,
+    /// The server whose CPU time is charged to this target (the mock for `direct`).
+    pid: u32,
     url: String,
     script: PathBuf,
 }
@@ -111,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut _nginx = None;
     let mut targets = vec![Target {
         name: "direct",
+        pid: mock.pid(),
         url: format!("http://127.0.0.1:{mock_port}/v1/chat/completions"),
         script: wrk::write_script(&dir, "direct", None)?,
     }];
@@ -126,15 +129,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let log = prefix.join("stderr.log");
         let mut p = Proc::spawn("nginx", cmd, &log)?;
         p.wait_ready(SocketAddr::from(([127, 0, 0, 1], port)), &log)?;
-        _nginx = Some(p);
         targets.push(Target {
             name: "nginx",
+            pid: p.pid(),
             url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
             script: wrk::write_script(&dir, "nginx", None)?,
         });
+        _nginx = Some(p);
     }
     targets.push(Target {
         name: "jevons",
+        pid: gw.proc.pid(),
         url: format!("http://127.0.0.1:{}/v1/chat/completions", gw.port),
         script: wrk::write_script(&dir, "jevons", Some(&gw.key))?,
     });
@@ -297,7 +302,9 @@ fn measure(t: &Target, c: usize, threads: usize, d: Duration) -> anyhow::Result<
         threads,
         duration: d,
     };
-    let r = w.run()?;
+    let cpu0 = procs::cpu_seconds_tree(t.pid);
+    let mut r = w.run()?;
+    r.server_cpu_s = Some(procs::cpu_seconds_tree(t.pid) - cpu0);
     let bad = r.socket_errors + r.status_errors;
     if r.requests == 0 || bad * 100 > r.requests {
         anyhow::bail!(

@@ -114,6 +114,39 @@ pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
     parse_vmrss(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
+/// CPU time (user + system, seconds) of `pid` and its direct children (nginx's workers),
+/// from /proc/PID/stat; clock ticks taken as 100 per second (Linux's USER_HZ).
+pub fn cpu_seconds_tree(pid: u32) -> f64 {
+    let mut pids = vec![pid];
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            if parse_stat(&stat).is_some_and(|(ppid, _)| ppid == pid) {
+                pids.push(child);
+            }
+        }
+    }
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|s| parse_stat(&s))
+        .map(|(_, ticks)| ticks as f64 / 100.0)
+        .sum()
+}
+
+/// (ppid, utime + stime in ticks) from a /proc/PID/stat line (the name may hold spaces).
+pub fn parse_stat(stat: &str) -> Option<(u32, u64)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state(0) ppid(1) ... utime(11) stime(12).
+    let ppid = f.get(1)?.parse().ok()?;
+    let ut: u64 = f.get(11)?.parse().ok()?;
+    let st: u64 = f.get(12)?.parse().ok()?;
+    Some((ppid, ut + st))
+}
+
 /// `VmRSS:   12345 kB` → bytes.
 pub fn parse_vmrss(status: &str) -> Option<u64> {
     let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
@@ -250,6 +283,24 @@ mod tests {
         assert_eq!(parse_vmrss(s), Some(20480 * 1024));
         assert_eq!(parse_vmrss("Name: x\n"), None);
         assert_eq!(parse_vmrss("VmRSS: lots kB\n"), None);
+    }
+
+    #[test]
+    fn stat_line_gives_ppid_and_ticks() {
+        let s = "123 (nginx: worker (x)) S 77 123 123 0 -1 4194624 10 0 0 0 250 31 0 0 20 0 1 0";
+        assert_eq!(parse_stat(s), Some((77, 281)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        // Burn at least 20 ms of CPU so at least one 10 ms tick is charged.
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        }
+        assert!(cpu_seconds_tree(std::process::id()) > 0.0);
     }
 
     #[test]

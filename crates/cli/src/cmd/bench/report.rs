@@ -43,6 +43,8 @@ pub struct Medians {
     pub p50_c32: f64,
     /// p99 at c=32, µs.
     pub p99_c32: f64,
+    /// CPU of the measured server per request at c=32, µs (0 when not measured).
+    pub cpu_c32: f64,
 }
 
 /// Median of a non-empty list (mean of the two middle values when even); 0 when empty.
@@ -69,6 +71,7 @@ impl TargetRuns {
             p99_c1: m(&self.c1, |r| r.p99_us),
             p50_c32: m(&self.c32, |r| r.p50_us),
             p99_c32: m(&self.c32, |r| r.p99_us),
+            cpu_c32: m(&self.c32, |r| r.cpu_us_per_req().unwrap_or(0.0)),
         }
     }
 }
@@ -127,6 +130,7 @@ impl Findings {
             "added_p50_c1_us",
             "p50_c32_us",
             "p99_c32_us",
+            "server_cpu_us_per_req",
         ]);
         for tr in &self.targets {
             let m = tr.medians();
@@ -146,6 +150,7 @@ impl Findings {
                 added,
                 format!("{:.0}", m.p50_c32),
                 format!("{:.0}", m.p99_c32),
+                format!("{:.1}", m.cpu_c32),
             ]);
         }
         t
@@ -292,6 +297,7 @@ mod tests {
             secs: rps_secs.1,
             p50_us: p50,
             p99_us: p99,
+            server_cpu_s: Some(rps_secs.0 as f64 * 20e-6),
         }
     }
 
@@ -346,5 +352,6 @@ mod tests {
         let table = f.table().to_json();
         assert_eq!(table[2]["vs_nginx"], "0.55x");
         assert_eq!(table[2]["added_p50_c1_us"], "200");
+        assert_eq!(table[2]["server_cpu_us_per_req"], "20.0");
     }
 }

@@ -29,9 +29,18 @@ pub struct WrkResult {
     pub p50_us: f64,
     /// 99th-percentile latency, microseconds.
     pub p99_us: f64,
+    /// CPU seconds the measured server (proxy, or the mock for `direct`) used in the run.
+    pub server_cpu_s: Option<f64>,
 }
 
 impl WrkResult {
+    /// Server CPU per request, microseconds.
+    pub fn cpu_us_per_req(&self) -> Option<f64> {
+        self.server_cpu_s
+            .filter(|_| self.requests > 0)
+            .map(|c| c * 1e6 / self.requests as f64)
+    }
+
     /// Requests per second.
     pub fn rps(&self) -> f64 {
         if self.secs > 0.0 {
@@ -161,6 +170,7 @@ pub fn parse(text: &str) -> anyhow::Result<WrkResult> {
         status_errors: field("status_errors")? as u64,
         p50_us: field("p50_us")?,
         p99_us: field("p99_us")?,
+        server_cpu_s: None,
     })
 }
 
