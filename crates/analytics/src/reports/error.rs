@@ -16,7 +16,7 @@ pub enum ReportError {
     #[error(transparent)]
     Pricing(#[from] PricingError),
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -6,16 +6,16 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use jevons_analytics::reports::{
-    anomalies, decompose, forecast, parse_period, plans::PlanBook, quality::QualityTable, spend,
-    tasks, users, Period,
-};
+use jevons_analytics::reports::{plans::PlanBook, spend, tasks, users, Period};
 use jevons_core::{Clock, MoneySum, SystemClock};
 use jevons_ledger::window::{format_ms, parse_instant};
-use jevons_ledger::{AdminStore, Dim, Reader};
+use jevons_ledger::Reader;
 use rust_decimal::Decimal;
 
 use crate::cmd::keys::DbArg;
+
+mod economics;
+mod watch;
 use crate::output::{print_json, Format, Rows};
 
 /// Common output and ledger arguments.
@@ -319,171 +319,13 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             top,
             window,
             out,
-        } => {
-            let payer = parse_payer(&by)?;
-            let book = load_plans(&plans)?;
-            let period = window.period(out.now()?, "30d")?;
-            let r = users::users_report(&out.reader()?, payer, period, &book)?;
-            if out.format == Format::Json {
-                return print_json(&r);
-            }
-            let exact = out.exact();
-            let mut t = Rows::new([
-                by.as_str(),
-                "plan",
-                "requests",
-                "tokens",
-                "cost_usd",
-                "revenue_usd",
-                "margin_usd",
-            ]);
-            let n = if top == 0 { r.lines.len() } else { top };
-            for l in r.lines.iter().take(if exact { usize::MAX } else { n }) {
-                t.push([
-                    l.usage.id.clone(),
-                    l.plan.clone(),
-                    l.usage.requests.to_string(),
-                    l.usage.tokens.to_string(),
-                    usd(l.usage.cost, exact),
-                    usd(l.revenue, exact),
-                    usd(l.margin, exact),
-                ]);
-            }
-            if out.format == Format::Csv {
-                return t.print(out.format);
-            }
-            println!(
-                "{} {} in {} (highest cost first; the whales on top)",
-                r.lines.len(),
-                by,
-                period.label()
-            );
-            t.print(out.format)?;
-            let mut s = Rows::new(["measure", "value"]);
-            let payers = r.lines.len().max(1);
-            s.push(["cost_usd".into(), usd(r.cost, false)]);
-            s.push(["revenue_usd".into(), usd(r.revenue, false)]);
-            s.push(["margin_usd".into(), usd(r.margin, false)]);
-            s.push([
-                "unprofitable".to_string(),
-                format!(
-                    "{} of {} ({:.1}%)",
-                    r.unprofitable,
-                    r.lines.len(),
-                    100.0 * r.unprofitable as f64 / payers as f64
-                ),
-            ]);
-            s.push(["gini_of_cost".into(), format!("{:.4}", r.gini)]);
-            s.push([
-                "top_1pct_share_of_cost".into(),
-                format!("{:.2}%", 100.0 * r.top1_share),
-            ]);
-            s.push([
-                "unattributed_cost_usd".into(),
-                usd(r.unattributed_cost, false),
-            ]);
-            s.print(out.format)
-        }
+        } => economics::users(by, plans, top, window, out),
         Command::Decompose {
             from,
             to,
             quality,
             out,
-        } => {
-            let now = out.now()?;
-            let (a, b) = (parse_period(&from, now)?, parse_period(&to, now)?);
-            let q = match &quality {
-                Some(p) => QualityTable::load(p)?,
-                None => QualityTable::bundled()?,
-            };
-            let d = decompose::decompose(&out.reader()?, a, b, &q)?;
-            if out.format == Format::Json {
-                return print_json(&d);
-            }
-            let exact = out.exact();
-            let mut l = Rows::new(["lens", "base", "current", "change"]);
-            l.push([
-                "total_spend_usd".into(),
-                usd(d.spend[0], exact),
-                usd(d.spend[1], exact),
-                change(Some(d.spend[0].to_usd()), Some(d.spend[1].to_usd())),
-            ]);
-            l.push([
-                "tokens".into(),
-                d.tokens[0].to_string(),
-                d.tokens[1].to_string(),
-                change(Some(d.tokens[0].into()), Some(d.tokens[1].into())),
-            ]);
-            l.push([
-                "usd_per_mtok".into(),
-                dec(d.usd_per_mtok[0], 6),
-                dec(d.usd_per_mtok[1], 6),
-                change(d.usd_per_mtok[0], d.usd_per_mtok[1]),
-            ]);
-            l.push([
-                "usd_per_mtok_per_quality_point".into(),
-                dec(d.usd_per_mtok_per_point[0], 6),
-                dec(d.usd_per_mtok_per_point[1], 6),
-                change(d.usd_per_mtok_per_point[0], d.usd_per_mtok_per_point[1]),
-            ]);
-            l.push([
-                "scored_token_share".into(),
-                dec(d.scored_token_share[0], 4),
-                dec(d.scored_token_share[1], 4),
-                String::new(),
-            ]);
-            l.push([
-                "users".into(),
-                d.users[0].to_string(),
-                d.users[1].to_string(),
-                change(Some(d.users[0].into()), Some(d.users[1].into())),
-            ]);
-            l.push([
-                "usd_per_user".into(),
-                dec(d.usd_per_user[0], 6),
-                dec(d.usd_per_user[1], 6),
-                change(d.usd_per_user[0], d.usd_per_user[1]),
-            ]);
-            let mut m = Rows::new([
-                "model",
-                "base_tokens",
-                "current_tokens",
-                "base_usd_per_mtok",
-                "current_usd_per_mtok",
-                "quality",
-                "current_usd_per_mtok_per_point",
-            ]);
-            for x in &d.models {
-                m.push([
-                    x.model.clone(),
-                    x.base.tokens.to_string(),
-                    x.current.tokens.to_string(),
-                    dec(x.usd_per_mtok[0], 6),
-                    dec(x.usd_per_mtok[1], 6),
-                    dec(x.score, 4),
-                    dec(x.usd_per_mtok_per_point[1], 6),
-                ]);
-            }
-            let br = d.bridge;
-            let mut g = Rows::new(["bridge", "usd"]);
-            for (k, v) in [
-                ("base_spend", br.base),
-                ("volume_effect", br.volume),
-                ("mix_effect", br.mix),
-                ("price_effect", br.price),
-                ("current_spend", br.current),
-                ("total_change", br.total_change),
-            ] {
-                g.push([k.to_string(), usd(v, exact)]);
-            }
-            if out.format == Format::Csv {
-                return g.print(out.format);
-            }
-            println!("base {}  vs  current {}", a.label(), b.label());
-            l.print(out.format)?;
-            m.print(out.format)?;
-            g.print(out.format)
-        }
+        } => economics::decompose(from, to, quality, out),
         Command::Anomalies {
             scope,
             recent,
@@ -491,120 +333,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             z,
             min_usd,
             out,
-        } => {
-            let now = out.now()?;
-            let reader = out.reader()?;
-            let spec = anomalies::AnomalySpec {
-                now_ms: now,
-                recent_hours: recent,
-                baseline_hours: baseline,
-                z_threshold: z,
-                min_excess: jevons_analytics::reports::money::usd_to_sum(min_usd),
-            };
-            let mut spikes = Vec::new();
-            for d in spend::parse_dims(&scope)? {
-                anyhow::ensure!(
-                    d != Dim::Task,
-                    "task is not a spike scope; runaway tasks are listed below"
-                );
-                spikes.extend(anomalies::spikes(&reader, d, spec)?);
-            }
-            let since = now - (recent + baseline) * 3_600_000;
-            let runaway = anomalies::runaway_tasks(&reader, since, now, z)?;
-            if out.format == Format::Json {
-                return print_json(
-                    &serde_json::json!({ "spikes": spikes, "runaway_tasks": runaway }),
-                );
-            }
-            let exact = out.exact();
-            let mut t = Rows::new([
-                "scope",
-                "value",
-                "hour",
-                "spend_usd",
-                "baseline_median_usd",
-                "robust_z",
-            ]);
-            for s in &spikes {
-                t.push([
-                    s.scope.name().to_string(),
-                    s.value.clone(),
-                    format_ms(s.hour_ms),
-                    usd(s.spend, exact),
-                    usd(s.baseline_median, exact),
-                    format!("{:.2}", s.z),
-                ]);
-            }
-            if out.format == Format::Csv {
-                return t.print(out.format);
-            }
-            println!("spend spikes in the last {recent}h (baseline: trailing {baseline}h, robust z >= {z})");
-            t.print(out.format)?;
-            let mut r = Rows::new(["runaway_task", "calls", "cost_usd", "z_calls", "z_cost"]);
-            for x in &runaway {
-                r.push([
-                    x.task.clone(),
-                    x.calls.to_string(),
-                    usd(x.cost, false),
-                    format!("{:.2}", x.z_calls),
-                    format!("{:.2}", x.z_cost),
-                ]);
-            }
-            r.print(out.format)
-        }
-        Command::Forecast { out } => {
-            let now = out.now()?;
-            let reader = out.reader()?;
-            let (mut budgets, skipped) =
-                forecast::stored_budgets(&AdminStore::open_existing(&out.db.path())?)?;
-            for s in skipped {
-                eprintln!("note: {s}");
-            }
-            if budgets.is_empty() {
-                budgets = forecast::team_lines(&reader, now)?;
-            }
-            let p = forecast::forecast(&reader, &budgets, now)?;
-            if out.format == Format::Json {
-                return print_json(&p);
-            }
-            let exact = out.exact();
-            let mut t = Rows::new([
-                "budget",
-                "scope",
-                "window",
-                "limit_usd",
-                "mtd_usd",
-                "daily_rate_usd",
-                "projected_usd",
-                "low_usd",
-                "high_usd",
-                "projected_vs_limit",
-            ]);
-            for x in p {
-                let b = &x.budget;
-                t.push([
-                    b.name.clone(),
-                    format!(
-                        "{}:{}",
-                        b.scope.0.name(),
-                        b.scope.1.clone().unwrap_or_else(|| "*".into())
-                    ),
-                    b.window.clone().unwrap_or_else(|| "-".into()),
-                    b.limit_usd
-                        .map(|l| l.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    usd(x.mtd, exact),
-                    usd(x.daily_rate, exact),
-                    usd(x.projected, exact),
-                    usd(x.low, exact),
-                    usd(x.high, exact),
-                    x.projected_share_of_limit
-                        .map(|s| format!("{:.1}%", s * Decimal::from(100)))
-                        .unwrap_or_else(|| "-".into()),
-                ]);
-            }
-            t.print(out.format)
-        }
+        } => watch::anomalies(scope, recent, baseline, z, min_usd, out),
+        Command::Forecast { out } => watch::forecast(out),
     }
 }
 
@@ -639,7 +369,7 @@ pub fn dec(v: Option<Decimal>, dp: u32) -> String {
 }
 
 /// Relative change `b/a − 1` as a percentage.
-fn change(a: Option<Decimal>, b: Option<Decimal>) -> String {
+pub(crate) fn change(a: Option<Decimal>, b: Option<Decimal>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if !a.is_zero() => {
             format!("{:+.1}%", (b / a - Decimal::ONE) * Decimal::from(100))
