@@ -4,7 +4,7 @@
 
 mod report_support;
 
-use jevons_analytics::reports::anomalies::{runaway_tasks, spikes, AnomalySpec};
+use jevons_analytics::reports::anomalies::{runaway_tasks, spikes, spikes_by, AnomalySpec};
 use jevons_analytics::reports::plans::PlanBook;
 use jevons_analytics::reports::quality::QualityTable;
 use jevons_analytics::reports::spend::{spend, SpendBucket};
@@ -137,10 +137,20 @@ fn anomalies_find_the_injected_spike_and_runaway_task() {
         z_threshold: 3.5,
         min_excess: usd_to_sum(Decimal::ONE),
     };
-    let mut all = Vec::new();
-    for d in [Dim::Team, Dim::Feature, Dim::User, Dim::Model] {
-        all.extend(spikes(&r, d, spec).unwrap());
-    }
+    let all = spikes_by(&r, &[Dim::Team, Dim::Feature, Dim::User, Dim::Model], spec).unwrap();
+    // One scope at a time finds the same spikes.
+    let mut one: Vec<_> = [Dim::Team, Dim::Feature, Dim::User, Dim::Model]
+        .into_iter()
+        .flat_map(|d| spikes(&r, d, spec).unwrap())
+        .map(|s| (s.scope, s.value, s.hour_ms))
+        .collect();
+    let mut many: Vec<_> = all
+        .iter()
+        .map(|s| (s.scope, s.value.clone(), s.hour_ms))
+        .collect();
+    one.sort_by_key(|k| (k.0.name(), k.1.clone(), k.2));
+    many.sort_by_key(|k| (k.0.name(), k.1.clone(), k.2));
+    assert_eq!(one, many);
     assert!(
         all.iter()
             .any(|s| s.scope == Dim::User && s.value == "user7"),

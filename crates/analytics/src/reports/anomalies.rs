@@ -50,64 +50,89 @@ pub struct Spike {
 
 /// Spend spikes of one scope dimension.
 pub fn spikes(reader: &Reader, scope: Dim, spec: AnomalySpec) -> Result<Vec<Spike>, ReportError> {
+    spikes_by(reader, &[scope], spec)
+}
+
+/// Spend spikes of several scope dimensions, from one pass over the hour rollups.
+///
+/// An hour is judged only when at least half of its baseline lies after the first hour with
+/// any spend in the fetched window (a ledger younger than the baseline has no baseline).
+pub fn spikes_by(
+    reader: &Reader,
+    scopes: &[Dim],
+    spec: AnomalySpec,
+) -> Result<Vec<Spike>, ReportError> {
     if spec.recent_hours <= 0 || spec.baseline_hours < 3 {
         return Err(ReportError::Invalid(
             "--recent must be at least 1h and --baseline at least 3h".into(),
         ));
     }
+    if scopes.is_empty() {
+        return Ok(Vec::new());
+    }
     let end = spec.now_ms.div_euclid(HOUR) * HOUR + if spec.now_ms % HOUR == 0 { 0 } else { HOUR };
     let recent_start = end - spec.recent_hours * HOUR;
     let start = recent_start - spec.baseline_hours * HOUR;
     let rows = reader.spend(&SpendQuery {
-        by: vec![scope],
+        by: scopes.to_vec(),
         since_ms: start,
         until_ms: end,
         bucket: Some(Granularity::Hour),
         ..SpendQuery::default()
     })?;
     let n = usize::try_from((end - start) / HOUR).unwrap_or(0);
-    let mut series: BTreeMap<String, Vec<i128>> = BTreeMap::new();
+    let mut first = n;
+    let mut series: BTreeMap<(usize, String), Vec<i128>> = BTreeMap::new();
     for r in rows {
-        let Some(v) = r.keys.into_iter().next().flatten() else {
+        let Some(b) = r.bucket_start_ms else { continue };
+        let Ok(i) = usize::try_from((b - start) / HOUR) else {
             continue;
         };
-        let Some(b) = r.bucket_start_ms else { continue };
-        let i = usize::try_from((b - start) / HOUR).unwrap_or(usize::MAX);
-        if let Some(slot) = series.entry(v).or_insert_with(|| vec![0; n]).get_mut(i) {
-            *slot += r.totals.cost.pico();
+        if i >= n {
+            continue;
+        }
+        first = first.min(i);
+        for (k, v) in r.keys.into_iter().enumerate() {
+            let Some(v) = v else { continue };
+            series.entry((k, v)).or_insert_with(|| vec![0; n])[i] += r.totals.cost.pico();
         }
     }
     let base_n = usize::try_from(spec.baseline_hours).unwrap_or(0);
+    let from = base_n.max(first + base_n / 2);
     let mut out = Vec::new();
-    for (value, s) in series {
-        for i in base_n..n {
-            let baseline: Vec<f64> = s[i - base_n..i].iter().map(|p| *p as f64).collect();
-            let x = s[i] as f64;
+    for ((k, value), s) in series {
+        for i in from..n {
+            let window = &s[i - base_n..i];
+            let baseline: Vec<f64> = window.iter().map(|p| *p as f64).collect();
             let med = median(&baseline);
-            let z = robust_z(x, &baseline);
-            let new_high = s[i - base_n..i].iter().all(|b| s[i] > *b);
+            let z = robust_z(s[i] as f64, &baseline);
+            let new_high = window.iter().all(|b| s[i] > *b);
             if new_high && z >= spec.z_threshold && (s[i] - med as i128) >= spec.min_excess.pico() {
                 out.push(Spike {
-                    scope,
+                    scope: scopes[k],
                     value: value.clone(),
                     hour_ms: start + i as i64 * HOUR,
                     spend: MoneySum::from_pico(s[i]),
                     baseline_median: MoneySum::from_pico(med.round() as i128),
-                    z: if z.is_finite() {
-                        (z * 100.0).round() / 100.0
-                    } else {
-                        999.0
-                    }
-                    .min(999.0),
+                    z: cap(z),
                 });
             }
         }
     }
     out.sort_by(|a, b| {
-        b.z.total_cmp(&a.z)
-            .then_with(|| (a.hour_ms, &a.value).cmp(&(b.hour_ms, &b.value)))
+        b.z.total_cmp(&a.z).then_with(|| {
+            (a.hour_ms, a.scope.name(), &a.value).cmp(&(b.hour_ms, b.scope.name(), &b.value))
+        })
     });
     Ok(out)
+}
+
+fn cap(z: f64) -> f64 {
+    if z.is_finite() {
+        ((z * 100.0).round() / 100.0).min(999.0)
+    } else {
+        999.0
+    }
 }
 
 /// One runaway task.
@@ -142,14 +167,6 @@ pub fn runaway_tasks(
         .iter()
         .map(|t| (t.totals.cost.pico().max(0) as f64 / 1e6).ln_1p())
         .collect();
-    let cap = |z: f64| {
-        if z.is_finite() {
-            (z * 100.0).round() / 100.0
-        } else {
-            999.0
-        }
-        .min(999.0)
-    };
     let mut out: Vec<Runaway> = tasks
         .iter()
         .zip(calls.iter().zip(&costs))

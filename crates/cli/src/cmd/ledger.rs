@@ -156,3 +156,36 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synth_chunks_cover_the_span_and_the_count() {
+        let spec = SynthSpec {
+            events: 1_000_001,
+            start_ms: 1_000,
+            span_ms: 86_400_000,
+            seed: 1,
+        };
+        let c = synth_chunks(spec);
+        assert_eq!(c.len(), 5);
+        assert_eq!(c.iter().map(|s| s.events).sum::<usize>(), 1_000_001);
+        assert_eq!(c[0].start_ms, 1_000);
+        for w in c.windows(2) {
+            assert_eq!(w[0].start_ms + w[0].span_ms, w[1].start_ms);
+            assert_ne!(w[0].seed, w[1].seed);
+        }
+        let last = c[c.len() - 1];
+        assert_eq!(last.start_ms + last.span_ms, 1_000 + 86_400_000);
+        // A small ledger is one chunk: exactly `generate(spec)`, as before.
+        let small = SynthSpec { events: 10, ..spec };
+        let one = synth_chunks(small);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            (one[0].events, one[0].start_ms, one[0].span_ms, one[0].seed),
+            (10, 1_000, 86_400_000, 1)
+        );
+    }
+}

@@ -27,14 +27,12 @@ pub(super) fn anomalies(
         z_threshold: z,
         min_excess: jevons_analytics::reports::money::usd_to_sum(min_usd),
     };
-    let mut spikes = Vec::new();
-    for d in spend::parse_dims(&scope)? {
-        anyhow::ensure!(
-            d != Dim::Task,
-            "task is not a spike scope; runaway tasks are listed below"
-        );
-        spikes.extend(anomalies::spikes(&reader, d, spec)?);
-    }
+    let dims = spend::parse_dims(&scope)?;
+    anyhow::ensure!(
+        !dims.contains(&Dim::Task),
+        "task is not a spike scope; runaway tasks are listed below"
+    );
+    let spikes = anomalies::spikes_by(&reader, &dims, spec)?;
     let since = now - (recent + baseline) * 3_600_000;
     let runaway = anomalies::runaway_tasks(&reader, since, now, z)?;
     if out.format == Format::Json {
