@@ -114,4 +114,14 @@ fn missing_ledger_and_unknown_task() {
     let r = Reader::open(&p).unwrap();
     let e = err(tasks::tree(&r, "ghost"));
     assert!(e.contains("no task 'ghost'"), "{e}");
+    // Overlapping periods (also after rounding to whole hours) make no bridge.
+    let a = Period::new(0, 3_600_000).unwrap();
+    let b = Period::new(1_800_000, 2_000_000).unwrap();
+    let q = QualityTable::bundled().unwrap();
+    let e = err(jevons_analytics::reports::decompose::decompose(
+        &r, a, b, &q,
+    ));
+    assert!(e.contains("overlap"), "{e}");
+    let c = Period::new(3_600_000, 7_200_000).unwrap();
+    assert!(jevons_analytics::reports::decompose::decompose(&r, a, c, &q).is_ok());
 }

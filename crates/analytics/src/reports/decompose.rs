@@ -210,6 +210,24 @@ pub fn decompose(
     current: Period,
     quality: &QualityTable,
 ) -> Result<Decomposition, ReportError> {
+    // Model windows are hour-exact: compare the periods as the rollups will read them.
+    let hour = |ms: i64, up: bool| {
+        let f = ms.div_euclid(3_600_000) * 3_600_000;
+        if up && f != ms {
+            f + 3_600_000
+        } else {
+            f
+        }
+    };
+    let (b0, b1) = (hour(base.since_ms, false), hour(base.until_ms, true));
+    let (c0, c1) = (hour(current.since_ms, false), hour(current.until_ms, true));
+    if b0 < c1 && c0 < b1 {
+        return Err(ReportError::Invalid(format!(
+            "the periods {} and {} overlap (windows are read by whole hours); compare disjoint periods, e.g. --from prev-7d --to last-7d",
+            base.label(),
+            current.label()
+        )));
+    }
     let (m0, m1) = (by_model(reader, base)?, by_model(reader, current)?);
     let (u0, uc0) = users(reader, base)?;
     let (u1, uc1) = users(reader, current)?;

@@ -14,6 +14,8 @@ use crate::reports::period::Period;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpendBucket {
+    /// Minute (team, key and org only).
+    Minute,
     /// Hour.
     Hour,
     /// UTC day.
@@ -28,12 +30,13 @@ impl std::str::FromStr for SpendBucket {
     type Err = ReportError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
+            "minute" => Ok(SpendBucket::Minute),
             "hour" => Ok(SpendBucket::Hour),
             "day" => Ok(SpendBucket::Day),
             "week" => Ok(SpendBucket::Week),
             "month" => Ok(SpendBucket::Month),
             _ => Err(ReportError::Invalid(format!(
-                "unknown bucket '{s}'; use hour, day, week or month"
+                "unknown bucket '{s}'; use minute, hour, day, week or month"
             ))),
         }
     }
@@ -58,6 +61,7 @@ pub fn spend(
 ) -> Result<Vec<SpendRow>, ReportError> {
     let gran = match bucket {
         None => None,
+        Some(SpendBucket::Minute) => Some(Granularity::Minute),
         Some(SpendBucket::Hour) => Some(Granularity::Hour),
         Some(_) => Some(Granularity::Day),
     };
@@ -106,6 +110,7 @@ pub fn calendar_start(ms: i64, bucket: SpendBucket) -> i64 {
         SpendBucket::Month => d.with_day(1).unwrap_or(d),
         SpendBucket::Day => d,
         SpendBucket::Hour => return ms - ms.rem_euclid(3_600_000),
+        SpendBucket::Minute => return ms - ms.rem_euclid(60_000),
     };
     start
         .and_hms_opt(0, 0, 0)

@@ -86,7 +86,8 @@ pub enum Command {
         /// provider, task. Empty = one total.
         #[arg(long, value_delimiter = ',', default_value = "team")]
         by: Vec<String>,
-        /// Also group by time bucket: hour, day, week (ISO, Monday UTC) or month.
+        /// Also group by time bucket: minute (team/key/org only), hour, day, week (ISO,
+        /// Monday UTC) or month (UTC).
         #[arg(long)]
         bucket: Option<String>,
         #[command(flatten)]
