@@ -4,6 +4,11 @@
 mod cmd;
 mod output;
 
+/// mimalloc: the gateway allocates per request (JSON, headers, events); the system
+/// allocator showed up at 12-15% of its CPU in profiles (docs/bench.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// jevons — an AI-FinOps gateway: exact cost of every LLM call, budgets that hold, unit

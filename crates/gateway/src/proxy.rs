@@ -99,10 +99,11 @@ pub async fn handle_llm(
         stream: false,
         cache_key: None,
     };
-    tokio::spawn(async move {
+    // Boxed: the pipeline future is large; spawning it unboxed copies it around.
+    tokio::spawn(Box::pin(async move {
         let resp = pipeline(gw, ctx, req, gone_rx).await;
         let _ = resp_tx.send(resp);
-    });
+    }));
     match resp_rx.await {
         Ok(r) => r,
         Err(_) => {
@@ -138,7 +139,8 @@ async fn fail(gw: &Gateway, ctx: &Ctx, e: GatewayError) -> Response<Body> {
         _ => Status::UpstreamError,
     };
     // Upstream failures were already recorded per attempt; refusals and client errors now.
-    if e.side != Side::Upstream {
+    // A client that went away mid-request had its attempt recorded (and billed) already.
+    if e.side != Side::Upstream && e.code != "client_disconnected" {
         let mut ev = ctx.event(status, 0);
         ev.http_status = e.status.as_u16();
         ev.error_kind = Some(e.code.clone());

@@ -119,6 +119,7 @@ impl Gateway {
         let cache = crate::cache::build(&routes, clock.clone());
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))

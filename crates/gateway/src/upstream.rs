@@ -21,6 +21,8 @@ pub struct Upstream {
     /// Provider name in the catalog.
     pub catalog_provider: String,
     secret: Option<String>,
+    /// Endpoint URLs, parsed once (chat, embeddings, messages).
+    urls: [Option<reqwest::Url>; 3],
 }
 
 impl std::fmt::Debug for Upstream {
@@ -40,10 +42,17 @@ impl Upstream {
         p: &ProviderConfig,
         secrets: &std::collections::HashMap<String, String>,
     ) -> Upstream {
+        let base_url = p.base_url.trim_end_matches('/').to_string();
+        let url = |e: Endpoint| reqwest::Url::parse(&format!("{base_url}{}", e.path())).ok();
         Upstream {
+            urls: [
+                url(Endpoint::ChatCompletions),
+                url(Endpoint::Embeddings),
+                url(Endpoint::Messages),
+            ],
+            base_url: base_url.clone(),
             name: p.name.clone(),
             kind: p.kind,
-            base_url: p.base_url.trim_end_matches('/').to_string(),
             catalog_provider: p.catalog_provider.clone().unwrap_or_else(|| p.name.clone()),
             secret: p.api_key_env.as_ref().and_then(|e| secrets.get(e).cloned()),
         }
@@ -135,7 +144,17 @@ pub async fn forward(
     anthropic_version: Option<&str>,
     timeout: Duration,
 ) -> Result<reqwest::Response, AttemptError> {
-    let url = format!("{}{}", up.base_url, endpoint.path());
+    let idx = match endpoint {
+        Endpoint::ChatCompletions => 0,
+        Endpoint::Embeddings => 1,
+        Endpoint::Messages => 2,
+    };
+    let Some(url) = up.urls[idx].clone() else {
+        return Err(AttemptError::Other(format!(
+            "base_url '{}' does not form a valid URL",
+            up.base_url
+        )));
+    };
     let mut rb = http
         .post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
