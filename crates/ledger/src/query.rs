@@ -64,10 +64,7 @@ impl Dim {
 
     /// Kept in the day rollups.
     pub fn in_day_rollups(self) -> bool {
-        matches!(
-            self,
-            Dim::Team | Dim::Key | Dim::Org | Dim::Model | Dim::Provider
-        )
+        !matches!(self, Dim::Task)
     }
 
     /// Lowercase name (as accepted by `FromStr`).

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::error::{classify, LedgerError};
 
 /// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -112,6 +112,26 @@ fn check_or_create(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
             });
         }
         if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if found == 1 {
+            // v1 day rollups kept only team/key/org/model/provider; v2 keeps every
+            // dimension. Rebuild them exactly from the hour rollups (which always had all).
+            let cols =
+                "requests, errors, refusals, estimated, u_in, u_cr, u_cw5, u_cw1h, u_out, u_rsn, \
+                        u_ain, u_aout, u_iin, u_iout, u_web, cost, list_extra, savings, lat";
+            let sums: Vec<String> = cols
+                .split(',')
+                .map(|c| format!("SUM({})", c.trim()))
+                .collect();
+            let dims = "team, key, org, usr, customer, feature, model, provider";
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; DELETE FROM rollups WHERE gran=3; \
+                 INSERT INTO rollups SELECT 3, bucket/24, {dims}, {} FROM rollups WHERE gran=2 \
+                 GROUP BY bucket/24, {dims}; \
+                 UPDATE meta SET value='{SCHEMA_VERSION}' WHERE key='schema_version'; COMMIT;",
+                sums.join(", ")
+            ))?;
             return Ok(());
         }
     }
