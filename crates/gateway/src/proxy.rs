@@ -639,63 +639,56 @@ async fn respond_json(
 ) -> Result<Response<Body>, GatewayError> {
     let status = resp.status().as_u16();
     let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
+    // An attempt that ends without a usable body: bill the prompt (estimated), record it,
+    // and hand back the client-facing error.
+    let fail_with =
+        |status: Status, http: u16, kind: &'static str, err: GatewayError, admission| async move {
+            let est = Usage {
+                input: estimate_prompt_tokens(&parsed.body),
+                estimated: true,
+                ..Usage::default()
+            };
+            let _ = finish_attempt(
+                gw,
+                ctx,
+                cand,
+                attempt,
+                status,
+                http,
+                est,
+                admission,
+                None,
+                Some(kind.into()),
+            )
+            .await;
+            Err(err)
+        };
     let body = tokio::select! {
         r = tokio::time::timeout(gw.timeout(), resp.bytes()) => r,
         _ = &mut gone => {
-            let est = Usage { input: estimate_prompt_tokens(&parsed.body), estimated: true, ..Usage::default() };
-            let _ = finish_attempt(gw, ctx, cand, attempt, Status::ClientDisconnected, 0, est, admission, None, Some("client_disconnected".into())).await;
-            return Err(GatewayError::bad_request("client_disconnected", "client went away"));
+            let e = GatewayError::bad_request("client_disconnected", "client went away");
+            return fail_with(Status::ClientDisconnected, 0, "client_disconnected", e, admission).await;
         }
     };
     let body = match body {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
-            let est = Usage {
-                input: estimate_prompt_tokens(&parsed.body),
-                estimated: true,
-                ..Usage::default()
-            };
-            let _ = finish_attempt(
-                gw,
-                ctx,
-                cand,
-                attempt,
-                Status::UpstreamError,
-                502,
-                est,
-                admission,
-                None,
-                Some("upstream_truncated".into()),
-            )
-            .await;
-            return Err(GatewayError::bad_gateway(
+            let e = GatewayError::bad_gateway(
                 &cand.provider,
                 format!("response body was cut off: {e}"),
-            ));
-        }
-        Err(_) => {
-            let est = Usage {
-                input: estimate_prompt_tokens(&parsed.body),
-                estimated: true,
-                ..Usage::default()
-            };
-            let _ = finish_attempt(
-                gw,
-                ctx,
-                cand,
-                attempt,
-                Status::Timeout,
-                504,
-                est,
+            );
+            return fail_with(
+                Status::UpstreamError,
+                502,
+                "upstream_truncated",
+                e,
                 admission,
-                None,
-                Some("upstream_timeout".into()),
             )
             .await;
-            return Err(GatewayError::timeout(
-                &cand.provider,
-                gw.cfg.server.upstream_timeout_ms,
-            ));
+        }
+        Err(_) => {
+            let e = GatewayError::timeout(&cand.provider, gw.cfg.server.upstream_timeout_ms);
+            return fail_with(Status::Timeout, 504, "upstream_timeout", e, admission).await;
         }
     };
     let usage = match usage_from_body(ctx.endpoint, &body) {
@@ -707,25 +700,15 @@ async fn respond_json(
             ..Usage::default()
         },
         Err(msg) => {
-            let est = Usage {
-                input: estimate_prompt_tokens(&parsed.body),
-                estimated: true,
-                ..Usage::default()
-            };
-            let _ = finish_attempt(
-                gw,
-                ctx,
-                cand,
-                attempt,
+            let e = GatewayError::bad_gateway(&cand.provider, msg);
+            return fail_with(
                 Status::UpstreamError,
                 502,
-                est,
+                "upstream_malformed",
+                e,
                 admission,
-                None,
-                Some("upstream_malformed".into()),
             )
             .await;
-            return Err(GatewayError::bad_gateway(&cand.provider, msg));
         }
     };
     let _ = t_attempt;
