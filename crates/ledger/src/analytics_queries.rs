@@ -1,12 +1,14 @@
 //! Read-side queries the analytics reports need beyond `spend`: one task by id, tasks that
-//! ran in a window, and per-day agent-task sums (the Jevons view). All read the `tasks`
-//! table (one row per task), never raw events.
+//! ran in a window, per-day agent-task sums (the Jevons view) from the `tasks` table (one
+//! row per task), and hourly per-value series of one dimension from `scope_hours`. Never
+//! raw events.
 
+use jevons_core::MoneySum;
 use serde::Serialize;
 
 use crate::dims::{DimKind, Names};
 use crate::error::LedgerError;
-use crate::query::{Reader, TaskRow};
+use crate::query::{Dim, Reader, TaskRow};
 use crate::rollup::Totals;
 
 /// Agent tasks started on one UTC day.
@@ -22,7 +24,57 @@ pub struct TaskDay {
     pub totals: Totals,
 }
 
+/// One value of one dimension in one hour (`scope_hours` row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScopeHour {
+    /// Hour index (`ms / 3_600_000`).
+    pub hour: i64,
+    /// Interned value id (0 = not set on those events); name via [`Reader::dim_value`].
+    pub value: i64,
+    /// Attempts recorded.
+    pub requests: u64,
+    /// Cost billed.
+    pub cost: MoneySum,
+}
+
 impl Reader {
+    /// Per value of `dim` and hour in `[since, until)` (rounded outward to hours): requests
+    /// and cost, ordered by (hour, value). `Dim::Task` is not kept hourly.
+    pub fn scope_hours(
+        &self,
+        dim: Dim,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<ScopeHour>, LedgerError> {
+        let Some(kind) = scope_kind(dim) else {
+            return Err(LedgerError::Unsupported(
+                "hourly series exist for team, key, org, user, customer, feature, model and provider, not task".into(),
+            ));
+        };
+        let (lo, hi) = (
+            since_ms.div_euclid(HOUR),
+            until_ms.saturating_add(HOUR - 1).div_euclid(HOUR),
+        );
+        let mut st = self.conn.prepare_cached(
+            "SELECT bucket, value, requests, cost FROM scope_hours \
+             WHERE kind=?1 AND bucket>=?2 AND bucket<?3 ORDER BY bucket, value",
+        )?;
+        let rows = st.query_map(rusqlite::params![kind as u8, lo, hi], |r| {
+            Ok(ScopeHour {
+                hour: r.get(0)?,
+                value: r.get(1)?,
+                requests: r.get::<_, i64>(2)?.max(0) as u64,
+                cost: MoneySum::from_pico(i128::from(r.get::<_, i64>(3)?)),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The value behind an interned id (`None` for 0 or an unknown id).
+    pub fn dim_value(&self, id: i64) -> Result<Option<String>, LedgerError> {
+        Ok(Names::default().name(&self.conn, id)?)
+    }
+
     /// One task by id.
     pub fn task(&self, id: &str) -> Result<Option<TaskRow>, LedgerError> {
         match Names::lookup(&self.conn, DimKind::Task, id)? {
@@ -70,4 +122,20 @@ impl Reader {
         }
         Ok(out)
     }
+}
+
+const HOUR: i64 = 3_600_000;
+
+fn scope_kind(dim: Dim) -> Option<DimKind> {
+    Some(match dim {
+        Dim::Team => DimKind::Team,
+        Dim::Key => DimKind::Key,
+        Dim::Org => DimKind::Org,
+        Dim::User => DimKind::User,
+        Dim::Customer => DimKind::Customer,
+        Dim::Feature => DimKind::Feature,
+        Dim::Model => DimKind::Model,
+        Dim::Provider => DimKind::Provider,
+        Dim::Task => return None,
+    })
 }

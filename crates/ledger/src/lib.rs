@@ -21,7 +21,7 @@ mod writer;
 
 use std::path::PathBuf;
 
-pub use analytics_queries::TaskDay;
+pub use analytics_queries::{ScopeHour, TaskDay};
 pub use api::{BoxFuture, Ledger};
 pub use budgets::BudgetSpecRow;
 pub use error::{KeyError, LedgerError};

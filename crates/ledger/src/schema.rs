@@ -1,5 +1,6 @@
 //! The on-disk layout: opening the SQLite file (WAL), checking the `meta` schema version,
-//! and creating the tables (events, dims, rollups, tasks, keys, budgets) on first use.
+//! creating the tables (events, dims, rollups, scope_hours, tasks, keys, budgets) on first
+//! use, and migrating older files forward one version at a time (v1 → v2 → v3).
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::error::{classify, LedgerError};
 
 /// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -33,6 +34,10 @@ CREATE TABLE IF NOT EXISTS rollups(
   u_iin INTEGER NOT NULL, u_iout INTEGER NOT NULL, u_web INTEGER NOT NULL,
   cost INTEGER NOT NULL, list_extra INTEGER NOT NULL, savings INTEGER NOT NULL, lat INTEGER NOT NULL,
   PRIMARY KEY(gran, bucket, team, key, org, usr, customer, feature, model, provider)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scope_hours(
+  kind INTEGER NOT NULL, bucket INTEGER NOT NULL, value INTEGER NOT NULL,
+  requests INTEGER NOT NULL, cost INTEGER NOT NULL,
+  PRIMARY KEY(kind, bucket, value)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tasks(
   task INTEGER PRIMARY KEY, parent INTEGER NOT NULL, team INTEGER NOT NULL,
   first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, retries INTEGER NOT NULL, ok INTEGER NOT NULL,
@@ -41,6 +46,8 @@ CREATE TABLE IF NOT EXISTS tasks(
   u_out INTEGER NOT NULL, u_rsn INTEGER NOT NULL, u_ain INTEGER NOT NULL, u_aout INTEGER NOT NULL,
   u_iin INTEGER NOT NULL, u_iout INTEGER NOT NULL, u_web INTEGER NOT NULL,
   cost INTEGER NOT NULL, list_extra INTEGER NOT NULL, savings INTEGER NOT NULL, lat INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_parent ON tasks(parent);
+CREATE INDEX IF NOT EXISTS tasks_first_ts ON tasks(first_ts);
 CREATE TABLE IF NOT EXISTS keys(
   id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, team TEXT NOT NULL, name TEXT, org TEXT,
   models TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked_ms INTEGER);
@@ -114,29 +121,78 @@ fn check_or_create(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
         if found == SCHEMA_VERSION {
             return Ok(());
         }
-        if found == 1 {
-            // v1 day rollups kept only team/key/org/model/provider; v2 keeps every
-            // dimension. Rebuild them exactly from the hour rollups (which always had all).
-            let cols =
-                "requests, errors, refusals, estimated, u_in, u_cr, u_cw5, u_cw1h, u_out, u_rsn, \
-                        u_ain, u_aout, u_iin, u_iout, u_web, cost, list_extra, savings, lat";
-            let sums: Vec<String> = cols
-                .split(',')
-                .map(|c| format!("SUM({})", c.trim()))
-                .collect();
-            let dims = "team, key, org, usr, customer, feature, model, provider";
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; DELETE FROM rollups WHERE gran=3; \
-                 INSERT INTO rollups SELECT 3, bucket/24, {dims}, {} FROM rollups WHERE gran=2 \
-                 GROUP BY bucket/24, {dims}; \
-                 UPDATE meta SET value='{SCHEMA_VERSION}' WHERE key='schema_version'; COMMIT;",
-                sums.join(", ")
-            ))?;
-            return Ok(());
+        if found >= 1 {
+            return migrate(conn, found);
         }
     }
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE; {DDL} INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
     ))?;
     Ok(())
+}
+
+/// Brings a v`found` file to `SCHEMA_VERSION`, one step per transaction. Each step re-reads
+/// the version inside its write transaction (another process may have migrated meanwhile)
+/// and rebuilds what it derives from scratch, so a repeated step gives the same result.
+fn migrate(conn: &Connection, found: i64) -> Result<(), LedgerError> {
+    let steps: [(i64, fn() -> String); 2] = [(1, v1_to_v2), (2, v2_to_v3)];
+    for (from, sql) in steps {
+        if found > from {
+            continue;
+        }
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let step = (|| -> rusqlite::Result<()> {
+            let now: String = conn.query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )?;
+            if now.parse::<i64>().unwrap_or(0) == from {
+                conn.execute_batch(&sql())?;
+                conn.execute(
+                    "UPDATE meta SET value=?1 WHERE key='schema_version'",
+                    [(from + 1).to_string()],
+                )?;
+            }
+            Ok(())
+        })();
+        match step {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// v1 day rollups kept only team/key/org/model/provider; v2 keeps every dimension. Rebuild
+/// them exactly from the hour rollups (which always had all).
+fn v1_to_v2() -> String {
+    let sums: Vec<String> = crate::rollup::SUM_COLS
+        .split(", ")
+        .map(|c| format!("SUM({c})"))
+        .collect();
+    let dims = "team, key, org, usr, customer, feature, model, provider";
+    format!(
+        "DELETE FROM rollups WHERE gran=3; \
+         INSERT INTO rollups SELECT 3, bucket/24, {dims}, {} FROM rollups WHERE gran=2 \
+         GROUP BY bucket/24, {dims};",
+        sums.join(", ")
+    )
+}
+
+/// v3 adds `scope_hours` (per dimension value and hour: requests, cost), filled exactly from
+/// the hour rollups, and indexes on `tasks(parent)` and `tasks(first_ts)`.
+fn v2_to_v3() -> String {
+    let mut sql = format!("{DDL} DELETE FROM scope_hours;");
+    for (kind, col) in crate::rollup::SCOPE_COLS {
+        sql.push_str(&format!(
+            " INSERT INTO scope_hours(kind, bucket, value, requests, cost) \
+             SELECT {kind}, bucket, {col}, SUM(requests), SUM(cost) FROM rollups WHERE gran=2 \
+             GROUP BY bucket, {col};"
+        ));
+    }
+    sql
 }

@@ -1,5 +1,6 @@
-//! Schema v1 → v2: day rollups gain every dimension. A v1 file (coarse day rows) opened by
-//! this version has its day rows rebuilt exactly from the hour rows.
+//! Schema migrations. v1 → v2: day rollups gain every dimension (a v1 file's day rows are
+//! rebuilt exactly from the hour rows). v2 → v3: `scope_hours` is filled exactly from the
+//! hour rows, and tasks get indexes on parent and first_ts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,6 +44,7 @@ async fn v1_day_rollups_are_rebuilt_from_hour_rows() {
                FROM rollups WHERE gran=3 GROUP BY bucket, team, key, org, model, provider;
              DELETE FROM rollups WHERE gran=3;
              INSERT INTO rollups SELECT * FROM d;
+             DROP TABLE scope_hours; DROP INDEX tasks_parent; DROP INDEX tasks_first_ts;
              UPDATE meta SET value='1' WHERE key='schema_version';",
             sums.join(", ")
         ))
@@ -69,5 +71,93 @@ async fn v1_day_rollups_are_rebuilt_from_hour_rows() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(v, "2");
+    assert_eq!(v, "3");
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM scope_hours", [], |r| r.get(0))
+        .unwrap();
+    assert!(n > 0, "the chain went on to v3");
+}
+
+type Hours = Vec<(i64, Option<String>, u64, jevons_core::MoneySum)>;
+
+fn hours(path: &std::path::Path, dim: Dim) -> Hours {
+    let r = Reader::open(path).unwrap();
+    r.scope_hours(dim, common::T0, common::T0 + 4 * 86_400_000)
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.hour, r.dim_value(h.value).unwrap(), h.requests, h.cost))
+        .collect()
+}
+
+fn meta_version(c: &rusqlite::Connection) -> String {
+    c.query_row(
+        "SELECT value FROM meta WHERE key='schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn v2_files_get_scope_hours_and_task_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let span = 3 * 86_400_000;
+    {
+        let l = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+        l.record_batch(common::events(11, 4000, common::T0, span))
+            .await
+            .unwrap();
+        l.flush().await.unwrap();
+        l.close();
+    }
+    let dims = [
+        Dim::Team,
+        Dim::User,
+        Dim::Customer,
+        Dim::Feature,
+        Dim::Model,
+    ];
+    let want: Vec<Hours> = dims.iter().map(|d| hours(&path, *d)).collect();
+    assert!(want.iter().all(|h| !h.is_empty()));
+    // Make it a v2 file: no scope_hours, no task indexes, version 2.
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE scope_hours; DROP INDEX tasks_parent; DROP INDEX tasks_first_ts;
+             UPDATE meta SET value='2' WHERE key='schema_version';",
+        )
+        .unwrap();
+    }
+    let got: Vec<Hours> = dims.iter().map(|d| hours(&path, *d)).collect();
+    assert_eq!(got, want, "scope_hours rebuilt from the hour rollups");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(meta_version(&c), "3");
+    let idx: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('tasks_parent', 'tasks_first_ts')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(idx, 2);
+    // A ledger written after the migration keeps adding to the migrated rows.
+    {
+        let l = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+        l.record_batch(common::events(12, 500, common::T0, span))
+            .await
+            .unwrap();
+        l.flush().await.unwrap();
+        l.close();
+    }
+    let r = Reader::open(&path).unwrap();
+    let total: i128 = r
+        .scope_hours(Dim::Team, 0, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|h| h.cost.pico())
+        .sum();
+    let (n, cost) = r.sum_cost_all_events().unwrap();
+    assert_eq!(n, 4500);
+    assert_eq!(total, cost.pico());
 }

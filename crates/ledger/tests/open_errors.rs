@@ -37,7 +37,7 @@ fn future_schema_version() {
             e,
             LedgerError::SchemaTooNew {
                 found: 99,
-                supported: 2,
+                supported: jevons_ledger::schema::SCHEMA_VERSION,
                 ..
             }
         ),

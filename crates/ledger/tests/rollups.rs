@@ -97,6 +97,22 @@ proptest! {
                 rows.into_iter().map(|row| (row.keys, row.totals)).collect();
             prop_assert_eq!(got, raw_groups(&events, &by), "by {:?}", by);
         }
+        // scope_hours: per dimension, hour and value, the raw requests and cost.
+        for dim in DIMS {
+            let mut want: HashMap<(i64, Option<String>), (u64, MoneySum)> = HashMap::new();
+            for e in &events {
+                let w = want.entry((e.ts_ms.div_euclid(3_600_000), value(e, dim))).or_default();
+                w.0 += 1;
+                w.1 += e.cost;
+            }
+            let mut got: HashMap<(i64, Option<String>), (u64, MoneySum)> = HashMap::new();
+            for h in r.scope_hours(dim, 0, i64::MAX).unwrap() {
+                let name = r.dim_value(h.value).unwrap();
+                prop_assert_eq!(h.value == 0, name.is_none());
+                prop_assert!(got.insert((h.hour, name), (h.requests, h.cost)).is_none());
+            }
+            prop_assert_eq!(got, want, "scope_hours {:?}", dim);
+        }
     }
 
     #[test]
