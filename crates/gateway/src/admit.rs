@@ -113,6 +113,7 @@ pub fn admit(
         model: &parsed.model,
         input_tokens_upper_bound: parsed.input_bound,
         requested_max_output: parsed.max_output,
+        choices: parsed.choices,
         price: card,
         request_hash: parsed.hash,
     };
@@ -150,6 +151,39 @@ mod tests {
 
     fn usd(s: &str) -> Option<Decimal> {
         Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn n_choices_cannot_pass_a_hard_budget() {
+        let pc = PolicyConfig::from_toml_str(
+            "[[budgets]]\nname = \"k\"\nscope = \"key:k1\"\nlimit_usd = \"0.01\"\nwindow = \"total\"\n",
+        )
+        .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(jevons_core::ManualClock::new(0));
+        let gate = PolicyGate::with_policy(Some(Policy::new(pc).unwrap()), clock);
+        let attr = Attribution {
+            key_id: "k1".into(),
+            ..Default::default()
+        };
+        let body = br#"{"model":"gpt-4o","n":5,"max_tokens":4000,"messages":[{"role":"user","content":"hi"}]}"#;
+        let parsed =
+            crate::request::parse_request(crate::request::Endpoint::ChatCompletions, body).unwrap();
+        let card = RateCard::from_per_mtok(Decimal::from(1), Decimal::from(10)).unwrap();
+        let mut worst_total = jevons_core::Money::ZERO;
+        while let Ok(Some(a)) = admit(&gate, &attr, &parsed, card) {
+            // Each of the 5 choices may use the whole forwarded max_tokens.
+            let worst =
+                card.input_cost(parsed.input_bound) + card.output_cost(5 * a.max_output_tokens);
+            assert!(worst <= a.reserved, "{worst} > reserved {}", a.reserved);
+            worst_total += worst;
+            let out = 5 * a.max_output_tokens;
+            let _ = a.settle(worst, out, 0);
+        }
+        assert!(worst_total > jevons_core::Money::ZERO);
+        assert!(
+            worst_total <= jevons_core::Money::parse_usd("0.01").unwrap(),
+            "{worst_total}"
+        );
     }
 
     #[test]

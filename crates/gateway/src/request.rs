@@ -44,6 +44,9 @@ pub const IMAGE_TOKEN_BOUND: u64 = 3_000;
 /// Per-message framing tokens added to the bound.
 pub const MESSAGE_OVERHEAD_TOKENS: u64 = 8;
 
+/// Most completions one chat request may ask for (`n`; OpenAI's own limit).
+pub const MAX_CHOICES: u64 = 128;
+
 /// A validated request.
 #[derive(Debug, Clone)]
 pub struct ParsedRequest {
@@ -57,8 +60,11 @@ pub struct ParsedRequest {
     pub stream: bool,
     /// OpenAI: the client asked for the final usage chunk.
     pub client_wants_usage: bool,
-    /// The client's output cap (`max_tokens` / `max_completion_tokens`).
+    /// The client's output cap (`max_tokens` / `max_completion_tokens`), per choice.
     pub max_output: Option<u64>,
+    /// Completions asked for (OpenAI chat `n`, forwarded as sent; 1 otherwise): the
+    /// admission reserves output for each.
+    pub choices: u64,
     /// The OpenAI body field `user`.
     pub user: Option<String>,
     /// Provable upper bound on prompt tokens (UTF-8 bytes bound byte-level BPE tokens).
@@ -175,6 +181,18 @@ pub fn parse_request(endpoint: Endpoint, raw: &[u8]) -> Result<ParsedRequest, Ga
         }
         Endpoint::Embeddings => None,
     };
+    let choices = match endpoint {
+        Endpoint::ChatCompletions => match opt_u64(&body, "n")? {
+            Some(n) if n > MAX_CHOICES => {
+                return Err(bad(
+                    "invalid_value",
+                    format!("'n' must be at most {MAX_CHOICES}, got {n}"),
+                ))
+            }
+            n => n.unwrap_or(1),
+        },
+        Endpoint::Messages | Endpoint::Embeddings => 1,
+    };
     let (bound, images, messages) = match endpoint {
         Endpoint::ChatCompletions | Endpoint::Messages => {
             let msgs = match body.get("messages") {
@@ -229,6 +247,7 @@ pub fn parse_request(endpoint: Endpoint, raw: &[u8]) -> Result<ParsedRequest, Ga
         stream,
         client_wants_usage,
         max_output,
+        choices,
         user,
         input_bound: bound
             .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
@@ -304,6 +323,7 @@ mod tests {
         assert_eq!(r.model, "m");
         assert!(r.stream && r.client_wants_usage);
         assert_eq!(r.max_output, Some(5));
+        assert_eq!(r.choices, 1);
         assert_eq!(r.user.as_deref(), Some("u1"));
         assert_eq!(r.fallback_models, vec!["a", "b"]);
         assert!(!r.body.contains_key("models"));
@@ -358,6 +378,16 @@ mod tests {
             (Endpoint::Embeddings, r#"{"model":"m"}"#, "missing_input"),
             (
                 Endpoint::ChatCompletions,
+                r#"{"model":"m","messages":[{}],"n":0}"#,
+                "invalid_type",
+            ),
+            (
+                Endpoint::ChatCompletions,
+                r#"{"model":"m","messages":[{}],"n":129}"#,
+                "invalid_value",
+            ),
+            (
+                Endpoint::ChatCompletions,
                 r#"{"model":"m","messages":[{"role":"user","content":"x"}"#,
                 "invalid_json",
             ),
@@ -367,6 +397,22 @@ mod tests {
             assert_eq!(err.code, code, "{body}");
             assert_eq!(err.status.as_u16(), 400);
         }
+    }
+
+    #[test]
+    fn n_is_read_for_chat_only() {
+        let r = p(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{}],"n":5,"max_tokens":10}"#,
+        )
+        .unwrap();
+        assert_eq!((r.choices, r.max_output), (5, Some(10)));
+        assert_eq!(r.body["n"], 5, "forwarded as sent");
+        let m = p(
+            Endpoint::Messages,
+            r#"{"model":"m","messages":[{}],"n":5,"max_tokens":10}"#,
+        );
+        assert_eq!(m.unwrap().choices, 1);
     }
 
     #[test]

@@ -148,6 +148,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
                 model: "gpt-4o",
                 input_tokens_upper_bound: 1200,
                 requested_max_output: Some(800),
+                choices: 1,
                 price,
                 request_hash: i as u64,
             };

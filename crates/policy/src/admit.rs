@@ -26,8 +26,12 @@ pub struct AdmitRequest<'a> {
     pub model: &'a str,
     /// Prompt tokens, counted or bounded from above (hard budgets rely on this bound).
     pub input_tokens_upper_bound: u64,
-    /// The client's `max_tokens` / `max_completion_tokens`, if any.
+    /// The client's `max_tokens` / `max_completion_tokens`, if any (per choice).
     pub requested_max_output: Option<u64>,
+    /// Completions generated (OpenAI `n`; 1 otherwise, 0 counts as 1). Output is reserved
+    /// for every one of them, so the forwarded `max_tokens` is what the budget pays for
+    /// `choices` times.
+    pub choices: u64,
     /// Worst-case per-token prices of the deployment(s) the request may reach.
     pub price: RateCard,
     /// Hash of the normalized request (identical retries, loop detection).
@@ -40,7 +44,7 @@ pub struct AdmitRequest<'a> {
 #[derive(Debug)]
 #[must_use = "an Admission must be settled (or released) when the request ends"]
 pub struct Admission {
-    /// Output tokens reserved: forward this as `max_tokens` when `clamped`.
+    /// Output tokens reserved per choice: forward this as `max_tokens` when `clamped`.
     pub max_output_tokens: u64,
     /// True when the forwarded max_tokens must be set to `max_output_tokens` (the client
     /// sent none, or more): the gateway says so in a header.
@@ -65,6 +69,7 @@ struct Live {
     learner: Option<Arc<RouteCell>>,
     input_tokens: u64,
     output_tokens: u64,
+    choices: u64,
     reserved: Money,
     admitted_ms: i64,
 }
@@ -187,9 +192,12 @@ impl Policy {
                 }
             })
             .collect();
+        // `n` choices: each output token is paid `choices` times, so the clamp divides by n.
+        let choices = req.choices.max(1);
+        let per_output = i128::from(req.price.output_pico_per_token.max(0)) * i128::from(choices);
         let ask = ReserveAsk {
             base: req.price.input_cost(req.input_tokens_upper_bound),
-            per_output_token: Money::from_pico(req.price.output_pico_per_token.max(0)),
+            per_output_token: Money::from_pico(i64::try_from(per_output).unwrap_or(i64::MAX)),
             max_output_tokens: want,
             min_output_tokens: oc.min_output_tokens,
         };
@@ -212,7 +220,7 @@ impl Policy {
         // 4. Rate limits, with the clamped token count and the reserved dollars.
         let tokens = req
             .input_tokens_upper_bound
-            .saturating_add(reserved.output_tokens);
+            .saturating_add(reserved.output_tokens.saturating_mul(choices));
         let usd = u64::try_from(reserved.amount.pico()).unwrap_or(0);
         let rlines: Lines<RateLine<'_>> = rspans
             .iter()
@@ -296,6 +304,7 @@ impl Policy {
                 learner,
                 input_tokens: req.input_tokens_upper_bound,
                 output_tokens: reserved.output_tokens,
+                choices,
                 reserved: reserved.amount,
                 admitted_ms: now_ms,
                 compiled: c,
@@ -384,7 +393,9 @@ impl Live {
                 .rate_finish(h, *rule, *cost, actual_units, now_ms);
         }
         if let (Some(cell), Some(n)) = (&self.learner, output_tokens) {
-            OutputLearner::record(&self.compiled.config.output_caps, cell, n);
+            // The learner sizes one choice: feed it the mean length over the n choices.
+            let per_choice = n.div_ceil(self.choices.max(1));
+            OutputLearner::record(&self.compiled.config.output_caps, cell, per_choice);
         }
         let overspend = if actual > self.reserved {
             actual - self.reserved

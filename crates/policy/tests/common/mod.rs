@@ -32,6 +32,7 @@ pub fn req<'a>(a: &'a Attribution, input: u64, max_out: Option<u64>) -> AdmitReq
         model: "m",
         input_tokens_upper_bound: input,
         requested_max_output: max_out,
+        choices: 1,
         price: PRICE,
         request_hash: 7,
     }
