@@ -5,8 +5,9 @@ use http::{Response, StatusCode};
 use jevons_protocol::anthropic::Content;
 use jevons_protocol::sse;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use super::anthropic_input::{self, bad};
 use super::body::{stream_body, MockBody, StreamFrame};
 use super::cache::Prefix;
 use super::errors::{self, json_response};
@@ -17,6 +18,8 @@ use super::openai::{finish_json, pacing};
 use super::state::ProviderState;
 use super::tokens;
 
+/// A messages request; fields the mock does not use are typed (named with a `_`) so a
+/// wrong type fails the parse and gets Anthropic's 400 for that field.
 #[derive(Deserialize)]
 struct MsgReq {
     model: String,
@@ -27,31 +30,29 @@ struct MsgReq {
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
-    tools: Option<Vec<Value>>,
+    tools: Option<Vec<Map<String, Value>>>,
     #[serde(default)]
-    tool_choice: Option<Value>,
+    tool_choice: Option<Map<String, Value>>,
+    #[serde(default, rename = "temperature")]
+    _temperature: Option<f64>,
+    #[serde(default, rename = "top_p")]
+    _top_p: Option<f64>,
+    #[serde(default, rename = "top_k")]
+    _top_k: Option<u64>,
+    #[serde(default, rename = "stop_sequences")]
+    _stop_sequences: Option<Vec<String>>,
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<Map<String, Value>>,
+    #[serde(default, rename = "thinking")]
+    _thinking: Option<Map<String, Value>>,
+    #[serde(default, rename = "service_tier")]
+    _service_tier: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Turn {
     role: String,
     content: Content,
-}
-
-fn bad(message: &str) -> Response<MockBody> {
-    errors::anthropic(StatusCode::BAD_REQUEST, "invalid_request_error", message)
-}
-
-fn explain(body: &[u8], e: &serde_json::Error) -> Response<MockBody> {
-    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else {
-        return bad(&format!("There was an error parsing the body: {e}"));
-    };
-    for field in ["model", "messages", "max_tokens"] {
-        if o.get(field).is_none() {
-            return bad(&format!("{field}: Field required"));
-        }
-    }
-    bad(&format!("Invalid request: {e}"))
 }
 
 /// `POST /v1/messages`.
@@ -61,7 +62,7 @@ pub async fn messages(st: &ProviderState, call: Call<'_>) -> Response<MockBody> 
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let req: MsgReq = match serde_json::from_slice(call.body) {
         Ok(r) => r,
-        Err(e) => return explain(call.body, &e),
+        Err(e) => return anthropic_input::explain(call.body, &e),
     };
     if req.max_tokens == 0 {
         return bad("max_tokens: Input should be greater than or equal to 1");
@@ -201,7 +202,7 @@ fn count_prompt(st: &ProviderState, req: &MsgReq) -> (u32, Vec<Prefix>, u64) {
     let mut h = hash_bytes(req.model.as_bytes());
     let mut marks = Vec::new();
     for t in req.tools.iter().flatten() {
-        let s = t.to_string();
+        let s = serde_json::to_string(t).unwrap_or_default();
         total += tok.count(&s);
         h = mix(h, hash_bytes(s.as_bytes()), 1);
         if t.get("cache_control").is_some_and(|c| !c.is_null()) {

@@ -10,7 +10,8 @@ use super::body::MockBody;
 use super::faults::FaultKind;
 use super::generate::hash_bytes;
 use super::http::Call;
-use super::openai::{bad, explain_bad_body, finish_json, model_not_found, pacing};
+use super::openai::{finish_json, model_not_found, pacing};
+use super::openai_input::{self as input, bad, EMBEDDINGS};
 use super::state::ProviderState;
 use super::vectors;
 
@@ -22,6 +23,8 @@ struct EmbReq {
     encoding_format: Option<String>,
     #[serde(default)]
     dimensions: Option<u32>,
+    #[serde(default, rename = "user")]
+    _user: Option<String>,
 }
 
 /// `POST /v1/embeddings`.
@@ -31,8 +34,25 @@ pub async fn embeddings(st: &ProviderState, call: Call<'_>) -> Response<MockBody
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let req: EmbReq = match serde_json::from_slice(call.body) {
         Ok(r) => r,
-        Err(e) => return explain_bad_body(call.body, &e, "input"),
+        Err(e) => return input::explain(call.body, &e, "input", EMBEDDINGS),
     };
+    if let Some(r) = req
+        .dimensions
+        .and_then(|d| input::out_of_range(EMBEDDINGS, "dimensions", i64::from(d)))
+    {
+        return r;
+    }
+    if let Some(f) = req
+        .encoding_format
+        .as_deref()
+        .filter(|f| !["float", "base64"].contains(f))
+    {
+        return bad(
+            &format!("Invalid value: '{f}'. Supported values are: 'float' and 'base64'."),
+            Some("encoding_format"),
+            Some("invalid_value"),
+        );
+    }
     let Some(model) = st.model(&req.model) else {
         return model_not_found(&req.model);
     };

@@ -3,6 +3,7 @@
 //! [`MockServer::start`]; control at runtime through `/_mock/*` on each port.
 
 mod anthropic;
+mod anthropic_input;
 mod body;
 mod cache;
 mod embeddings;
@@ -12,6 +13,7 @@ mod generate;
 mod http;
 mod openai;
 mod openai_answer;
+mod openai_input;
 mod openai_stream;
 pub mod profile;
 mod state;

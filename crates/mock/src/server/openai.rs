@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{Response, StatusCode};
 use jevons_protocol::openai::MessageContent;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::body::{stream_body, MockBody, Pacing, StreamFrame};
 use super::cache::{CacheOutcome, Prefix};
@@ -15,8 +15,11 @@ use super::faults::{mix, FaultKind};
 use super::generate::{self, hash_bytes, ChoicePlan, PlanInput, ToolMode, ToolSpec};
 use super::http::Call;
 use super::openai_answer::Out;
+use super::openai_input::{self as input, bad, CHAT};
 use super::state::ProviderState;
 
+/// A chat request. Fields the mock does not use are still typed (and named with a `_`), so a
+/// wrong type fails the parse and gets OpenAI's 400 for that field.
 #[derive(Deserialize)]
 struct ChatReq {
     model: String,
@@ -32,11 +35,49 @@ struct ChatReq {
     #[serde(default)]
     n: Option<u32>,
     #[serde(default)]
-    tools: Option<Vec<Value>>,
+    tools: Option<Vec<Map<String, Value>>>,
     #[serde(default)]
     tool_choice: Option<Value>,
     #[serde(default)]
     seed: Option<i64>,
+    #[serde(default, rename = "top_logprobs")]
+    _top_logprobs: Option<u32>,
+    #[serde(default, rename = "temperature")]
+    _temperature: Option<f64>,
+    #[serde(default, rename = "top_p")]
+    _top_p: Option<f64>,
+    #[serde(default, rename = "presence_penalty")]
+    _presence_penalty: Option<f64>,
+    #[serde(default, rename = "frequency_penalty")]
+    _frequency_penalty: Option<f64>,
+    #[serde(default, rename = "logprobs")]
+    _logprobs: Option<bool>,
+    #[serde(default, rename = "store")]
+    _store: Option<bool>,
+    #[serde(default, rename = "parallel_tool_calls")]
+    _parallel_tool_calls: Option<bool>,
+    #[serde(default, rename = "user")]
+    _user: Option<String>,
+    #[serde(default, rename = "service_tier")]
+    _service_tier: Option<String>,
+    #[serde(default, rename = "reasoning_effort")]
+    _reasoning_effort: Option<String>,
+    #[serde(default, rename = "stop")]
+    _stop: Option<Stop>,
+    #[serde(default, rename = "response_format")]
+    _response_format: Option<Map<String, Value>>,
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<Map<String, Value>>,
+    #[serde(default, rename = "logit_bias")]
+    _logit_bias: Option<Map<String, Value>>,
+}
+
+/// `stop`: one sequence or several.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(#[allow(dead_code)] String),
+    Many(#[allow(dead_code)] Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -88,80 +129,6 @@ fn content_direct<'de, D: serde::Deserializer<'de>>(
         }
     }
     d.deserialize_any(V)
-}
-
-pub(super) fn bad(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockBody> {
-    errors::openai(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        message,
-        param,
-        code,
-    )
-}
-
-/// Turns a body that did not parse into OpenAI's 400 for it.
-pub(super) fn explain_bad_body(
-    body: &[u8],
-    e: &serde_json::Error,
-    required: &str,
-) -> Response<MockBody> {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return bad(errors::OPENAI_BAD_JSON, None, None);
-    };
-    let Some(obj) = v.as_object() else {
-        return bad(errors::OPENAI_BAD_JSON, None, None);
-    };
-    match obj.get("model") {
-        None | Some(Value::Null) => return bad("you must provide a model parameter", None, None),
-        Some(Value::String(_)) => {}
-        Some(other) => {
-            return bad(
-                &format!(
-                    "Invalid type for 'model': expected a string, but got {} instead.",
-                    kind(other)
-                ),
-                Some("model"),
-                Some("invalid_type"),
-            )
-        }
-    }
-    match obj.get(required) {
-        None => bad(
-            &format!("Missing required parameter: '{required}'."),
-            Some(required),
-            Some("missing_required_parameter"),
-        ),
-        Some(Value::Array(_)) if required == "messages" => bad(
-            &format!("Invalid 'messages': {e}."),
-            Some("messages"),
-            Some("invalid_type"),
-        ),
-        Some(other) if required == "messages" => bad(
-            &format!(
-                "Invalid type for 'messages': expected an array of objects, but got {} instead.",
-                kind(other)
-            ),
-            Some("messages"),
-            Some("invalid_type"),
-        ),
-        _ => bad(
-            &format!("Invalid request body: {e}."),
-            None,
-            Some("invalid_type"),
-        ),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 pub(super) fn model_not_found(model: &str) -> Response<MockBody> {
@@ -235,6 +202,40 @@ fn tool_setup(req: &ChatReq) -> (Vec<ToolSpec>, ToolMode) {
     (specs, mode)
 }
 
+/// What the typed parse lets through but OpenAI refuses: an empty `messages`, bounds,
+/// unknown roles, a `tool_choice` that is neither a string nor an object.
+fn check_parsed(req: &ChatReq) -> Option<Response<MockBody>> {
+    if req.messages.is_empty() {
+        return Some(bad(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            Some("messages"),
+            Some("empty_array"),
+        ));
+    }
+    let ints = [
+        ("max_tokens", req.max_tokens),
+        ("max_completion_tokens", req.max_completion_tokens),
+        ("n", req.n.map(u64::from)),
+        ("top_logprobs", req._top_logprobs.map(u64::from)),
+    ];
+    for (name, v) in ints {
+        let v = v.map_or(1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        if let Some(r) = input::out_of_range(CHAT, name, v) {
+            return Some(r);
+        }
+    }
+    if let Some(r) = req
+        .messages
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| input::bad_role(i, &m.role))
+    {
+        return Some(r);
+    }
+    let choice = req.tool_choice.as_ref().filter(|c| !c.is_null())?;
+    input::check_field(CHAT, "tool_choice", choice)
+}
+
 /// `POST /v1/chat/completions`.
 pub async fn chat(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
     st.stats
@@ -242,27 +243,10 @@ pub async fn chat(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let req: ChatReq = match serde_json::from_slice(call.body) {
         Ok(r) => r,
-        Err(e) => return explain_bad_body(call.body, &e, "messages"),
+        Err(e) => return input::explain(call.body, &e, "messages", CHAT),
     };
-    if req.messages.is_empty() {
-        return bad(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            Some("messages"),
-            Some("empty_array"),
-        );
-    }
-    for (name, v) in [
-        ("max_tokens", req.max_tokens),
-        ("max_completion_tokens", req.max_completion_tokens),
-        ("n", req.n.map(u64::from)),
-    ] {
-        if v == Some(0) {
-            return bad(
-                &format!("Invalid '{name}': integer below minimum value. Expected a value >= 1, but got 0 instead."),
-                Some(name),
-                Some("integer_below_min_value"),
-            );
-        }
+    if let Some(r) = check_parsed(&req) {
+        return r;
     }
     let Some(model) = st.model(&req.model) else {
         return model_not_found(&req.model);
@@ -287,7 +271,7 @@ pub async fn chat(st: &ProviderState, call: Call<'_>) -> Response<MockBody> {
         mode,
         tool_rounds,
     };
-    let n = req.n.unwrap_or(1).min(128);
+    let n = req.n.unwrap_or(1);
     let plans: Vec<ChoicePlan> = (0..n)
         .map(|i| generate::plan_choice(&inp, i, st.tokenizer))
         .collect();
