@@ -175,6 +175,27 @@ fn set_at(plan: &Plan, threshold: u64) -> &PriceSet {
         .map_or(&plan.prices, |t| &t.prices)
 }
 
+/// Fills each missing dimension from its fallback (`Dim::fallback`); `Dim::ALL` lists
+/// every fallback before the dimensions that use it, so one pass resolves chains.
+fn apply_fallbacks(resolved: &mut [Option<Decimal>; 10]) {
+    for (i, d) in Dim::ALL.iter().enumerate() {
+        if resolved[i].is_none() {
+            if let Some(f) = d.fallback() {
+                let fi = Dim::ALL.iter().position(|x| *x == f).unwrap_or(0);
+                resolved[i] = resolved[fi];
+            }
+        }
+    }
+}
+
+/// The price that bills each dimension of `set` on its own (fallbacks applied), in
+/// `Dim::ALL` order; `None` = tokens of that kind cannot be billed.
+pub fn effective(set: &PriceSet) -> [Option<Decimal>; 10] {
+    let mut resolved = Dim::ALL.map(|d| set.get(d));
+    apply_fallbacks(&mut resolved);
+    resolved
+}
+
 /// Resolves each cell: the tier's own cell, then its base set, then the standard plan at
 /// the same prompt size, then the standard base; then the dimension fallbacks
 /// (`Dim::fallback`) inside the cell.
@@ -198,14 +219,7 @@ fn compile_plan(plan: &Plan, std: &Plan) -> CompiledPlan {
                 .or_else(|| std_at.get(*d))
                 .or_else(|| std.prices.get(*d));
         }
-        for (i, d) in Dim::ALL.iter().enumerate() {
-            if resolved[i].is_none() {
-                if let Some(f) = d.fallback() {
-                    let fi = Dim::ALL.iter().position(|x| *x == f).unwrap_or(0);
-                    resolved[i] = resolved[fi];
-                }
-            }
-        }
+        apply_fallbacks(&mut resolved);
         let mut cell = [Rate::Missing; 10];
         for (i, r) in resolved.iter().enumerate() {
             cell[i] = Rate::per_mtok(*r);

@@ -225,3 +225,54 @@ fn load_reports_missing_file() {
     .unwrap();
     assert_eq!(Overrides::load(&p).unwrap().discounts.len(), 1);
 }
+
+#[test]
+fn negotiated_price_above_list_is_rejected_naming_file_entry_and_field() {
+    let src = "[[discount]]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\ninput = \"2\"\noutput = \"12\"\ncache_read = \"9\"\n";
+    let o = Overrides::from_toml_str(src, "deal.toml").unwrap();
+    let Err(PricingError::Invalid { file, issues }) =
+        Catalog::bundled().unwrap().with_overrides(&o)
+    else {
+        panic!("a negotiated price above list must be rejected")
+    };
+    assert_eq!(file, "deal.toml");
+    // gpt-4o list: output 10, cache_read 1.25 → both reported, input 2 (< 2.5) is fine.
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let fields: Vec<_> = issues.iter().map(|i| i.field.clone().unwrap()).collect();
+    assert_eq!(fields, ["cache_read", "output"]);
+    let text = issues[1].to_string();
+    for want in [
+        "deal.toml:1",
+        "openai/gpt-4o",
+        "`output`",
+        "12",
+        "above the list price 10",
+    ] {
+        assert!(text.contains(want), "{text} lacks {want}");
+    }
+}
+
+#[test]
+fn negotiated_price_keeps_the_long_context_premium() {
+    // gemini-2.5-pro list: input 1.25 (2.5 above 200k), output 10 (15 above 200k).
+    // Negotiated input 1 → 2 above 200k (same 2x premium); output not negotiated.
+    let src =
+        "[[discount]]\nprovider = \"gemini\"\nmodel = \"gemini/gemini-2.5-pro\"\ninput = \"1\"\n";
+    let o = Overrides::from_toml_str(src, "deal.toml").unwrap();
+    let cat = Catalog::bundled().unwrap().with_overrides(&o).unwrap();
+    let long = Usage {
+        input: 250_000,
+        output: 1000,
+        ..Usage::default()
+    };
+    // 250,000 × 2 = 0.5 USD + 1000 × 15 = 0.015 USD; list 250,000 × 2.5 + 0.015.
+    assert_eq!(
+        total(&cat, "gemini/gemini-2.5-pro", long),
+        (515_000_000_000, 640_000_000_000)
+    );
+    // Below the threshold the negotiated base applies: 1000 × 1 + 1000 × 10.
+    assert_eq!(
+        total(&cat, "gemini/gemini-2.5-pro", U),
+        (11_000_000_000, 11_250_000_000)
+    );
+}

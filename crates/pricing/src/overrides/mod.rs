@@ -10,6 +10,7 @@ use crate::canonical::canonical_id;
 use crate::catalog::Catalog;
 use crate::error::{Issue, PricingError};
 use crate::price::{Dim, Discount, Plan, PriceEntry, PriceSet};
+use crate::rates::effective;
 
 /// One `[[price]]` entry: replaces the given dimensions of (provider, model), or adds a
 /// new entry when the catalog has none.
@@ -178,10 +179,25 @@ impl Catalog {
                 let negotiated = if r.prices.is_empty() {
                     None
                 } else {
-                    let mut plan = e.standard.clone();
-                    plan.context_tiers.clear();
-                    merge(&mut plan.prices, &r.prices);
-                    Some(plan)
+                    match negotiated_plan(&e.standard, &r.prices) {
+                        Ok(plan) => Some(plan),
+                        Err(above) => {
+                            for (d, neg, list) in above {
+                                let msg = format!(
+                                    "negotiated price {neg} is above the list price {list} (USD per million tokens); a negotiated price may only lower a cost: check the value, or change the list price with a [[price]] entry"
+                                );
+                                issues.push(issue(
+                                    o,
+                                    r.line,
+                                    &r.provider,
+                                    &e.model,
+                                    d.name(),
+                                    &msg,
+                                ));
+                            }
+                            continue;
+                        }
+                    }
                 };
                 e.discount = Some(Discount {
                     percent: r.percent,
@@ -199,6 +215,49 @@ impl Catalog {
             })
         }
     }
+}
+
+/// A (dimension, negotiated, list) price where the negotiated one is the dearer.
+type Above = (Dim, Decimal, Decimal);
+
+/// The negotiated standard plan: the list plan with `prices` merged into its base set.
+/// Context tiers are kept, each tier price scaled by negotiated/list of its dimension, so
+/// a long-context premium (e.g. 2x input above 200k) survives the negotiation. Errors:
+/// every negotiated price above the effective list price (fallbacks applied).
+fn negotiated_plan(list: &Plan, prices: &PriceSet) -> Result<Plan, Vec<Above>> {
+    let list_eff = effective(&list.prices);
+    let mut plan = list.clone();
+    merge(&mut plan.prices, prices);
+    let neg_eff = effective(&plan.prices);
+    let above: Vec<Above> = Dim::ALL
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| match (prices.get(*d), list_eff[i]) {
+            (Some(n), Some(l)) if n > l => Some((*d, n, l)),
+            _ => None,
+        })
+        .collect();
+    if !above.is_empty() {
+        return Err(above);
+    }
+    for tier in &mut plan.context_tiers {
+        // The list cell above this threshold, as the engine resolves it: the tier's own
+        // prices over the base set, then fallbacks (a dimension the tier does not set
+        // may still change there, e.g. a 1 h write falling back to the tier's 5 min one).
+        let mut cell = list.prices.clone();
+        merge(&mut cell, &tier.prices);
+        let list_cell = effective(&cell);
+        for (i, d) in Dim::ALL.iter().enumerate() {
+            let (Some(v), Some(l), Some(n)) = (list_cell[i], list_eff[i], neg_eff[i]) else {
+                continue;
+            };
+            if n != l && !l.is_zero() {
+                let scaled = v.checked_mul(n).and_then(|x| x.checked_div(l));
+                tier.prices.set(*d, Some(scaled.unwrap_or(v).normalize()));
+            }
+        }
+    }
+    Ok(plan)
 }
 
 fn issue(o: &Overrides, line: usize, provider: &str, model: &str, field: &str, msg: &str) -> Issue {
