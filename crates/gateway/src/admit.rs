@@ -59,7 +59,8 @@ fn max_of(vals: impl IntoIterator<Item = Option<Decimal>>) -> Decimal {
     vals.into_iter().flatten().fold(Decimal::ZERO, Decimal::max)
 }
 
-/// The `resolve_policy` phase: the worst-case per-token prices over every deployment the
+/// The `resolve_policy` phase: the worst-case per-token prices (and per-call web-search
+/// fee) over every deployment the
 /// request may be sent to (fallbacks included) and every context tier, so a reservation
 /// is a true upper bound whichever deployment ends up serving it. Only the standard plan
 /// (or the negotiated plan replacing it) counts: `finish_attempt` bills every attempt at `ServiceTier::Standard`, and counting
@@ -71,7 +72,9 @@ pub fn resolve_policy<'a>(
 ) -> Result<RateCard, GatewayError> {
     let mut input = Decimal::ZERO;
     let mut output = Decimal::ZERO;
+    let mut per_call = Decimal::ZERO;
     for e in prices {
+        per_call = per_call.max(e.web_search_per_call.unwrap_or(Decimal::ZERO));
         let negotiated = e.discount.as_ref().and_then(|d| d.negotiated.as_ref());
         let sets = std::iter::once(&e.standard)
             .chain(negotiated)
@@ -95,6 +98,7 @@ pub fn resolve_policy<'a>(
         }
     }
     RateCard::from_per_mtok(input, output)
+        .and_then(|c| c.with_per_call_usd(per_call))
         .map_err(|e| GatewayError::internal(crate::error::Phase::Admit, format!("rate card: {e}")))
 }
 
@@ -114,6 +118,7 @@ pub fn admit(
         input_tokens_upper_bound: parsed.input_bound,
         requested_max_output: parsed.max_output,
         choices: parsed.choices,
+        paid_calls: parsed.web_search,
         price: card,
         request_hash: parsed.hash,
     };
@@ -187,6 +192,38 @@ mod tests {
     }
 
     #[test]
+    fn web_search_fees_are_reserved_or_refused_under_a_hard_budget() {
+        let pc = PolicyConfig::from_toml_str(
+            "[[budgets]]\nname = \"k\"\nscope = \"key:k1\"\nlimit_usd = \"1\"\nwindow = \"total\"\n",
+        )
+        .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(jevons_core::ManualClock::new(0));
+        let gate = PolicyGate::with_policy(Some(Policy::new(pc).unwrap()), clock);
+        let attr = Attribution {
+            key_id: "k1".into(),
+            ..Default::default()
+        };
+        let card = RateCard::from_per_mtok(Decimal::ZERO, Decimal::ZERO)
+            .and_then(|c| c.with_per_call_usd(Decimal::new(1, 2)))
+            .unwrap();
+        let parse = |tool: &str| {
+            let body = format!(
+                r#"{{"model":"claude","max_tokens":10,"messages":[{{"role":"user","content":"hi"}}],"tools":[{tool}]}}"#
+            );
+            crate::request::parse_request(crate::request::Endpoint::Messages, body.as_bytes())
+                .unwrap()
+        };
+        let bounded = parse(r#"{"type":"web_search_20250305","name":"web_search","max_uses":5}"#);
+        let a = admit(&gate, &attr, &bounded, card).unwrap().unwrap();
+        assert_eq!(a.reserved, jevons_core::Money::parse_usd("0.05").unwrap());
+        a.release();
+        let unbounded = parse(r#"{"type":"web_search_20250305","name":"web_search"}"#);
+        let e = admit(&gate, &attr, &unbounded, card).unwrap_err();
+        assert_eq!(e.status.as_u16(), 402);
+        assert!(e.message.contains("max_uses"), "{}", e.message);
+    }
+
+    #[test]
     fn the_rate_card_is_the_worst_billable_price_over_deployments_and_context_tiers() {
         let cat = Catalog::bundled().unwrap();
         let gpt4o = cat.find("openai", "gpt-4o").unwrap().clone();
@@ -229,5 +266,11 @@ mod tests {
             card,
             RateCard::from_per_mtok(Decimal::new(25, 1), Decimal::from(20)).unwrap()
         );
+
+        // The web-search fee is the highest per-call price of any deployment.
+        let mut search = gpt4o.clone();
+        search.web_search_per_call = usd("0.025");
+        let card = resolve_policy([&gpt4o, &search]).unwrap();
+        assert_eq!(card.per_call_pico, 25_000_000_000);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::hash::{Hash, Hasher};
 
+use jevons_policy::PaidCalls;
 use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
@@ -67,6 +68,10 @@ pub struct ParsedRequest {
     pub choices: u64,
     /// The OpenAI body field `user`.
     pub user: Option<String>,
+    /// Web searches the provider may run (billed per call): OpenAI `web_search_options`
+    /// (one per request), OpenAI `web_search*` tools (unbounded), Anthropic `web_search*`
+    /// tools (`max_uses`, else unbounded).
+    pub web_search: PaidCalls,
     /// Provable upper bound on prompt tokens (UTF-8 bytes bound byte-level BPE tokens).
     pub input_bound: u64,
     /// Estimate of prompt tokens (bytes / 4) for routing.
@@ -193,6 +198,7 @@ pub fn parse_request(endpoint: Endpoint, raw: &[u8]) -> Result<ParsedRequest, Ga
         },
         Endpoint::Messages | Endpoint::Embeddings => 1,
     };
+    let web_search = web_search_calls(endpoint, &body)?;
     let (bound, images, messages) = match endpoint {
         Endpoint::ChatCompletions | Endpoint::Messages => {
             let msgs = match body.get("messages") {
@@ -248,6 +254,7 @@ pub fn parse_request(endpoint: Endpoint, raw: &[u8]) -> Result<ParsedRequest, Ga
         client_wants_usage,
         max_output,
         choices,
+        web_search,
         user,
         input_bound: bound
             .saturating_add(images.saturating_mul(IMAGE_TOKEN_BOUND))
@@ -258,6 +265,45 @@ pub fn parse_request(endpoint: Endpoint, raw: &[u8]) -> Result<ParsedRequest, Ga
         fallback_models,
         body,
     })
+}
+
+/// The web searches a request may cause (see [`ParsedRequest::web_search`]).
+fn web_search_calls(
+    endpoint: Endpoint,
+    body: &Map<String, Value>,
+) -> Result<PaidCalls, GatewayError> {
+    let mut calls = PaidCalls::AtMost(0);
+    if endpoint == Endpoint::ChatCompletions
+        && !matches!(body.get("web_search_options"), None | Some(Value::Null))
+    {
+        calls = calls.plus(PaidCalls::AtMost(1));
+    }
+    let Some(Value::Array(tools)) = body.get("tools") else {
+        return Ok(calls);
+    };
+    for (i, t) in tools.iter().enumerate() {
+        let is_search = t
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|ty| ty.starts_with("web_search"));
+        if !is_search {
+            continue;
+        }
+        let this = match (endpoint, t.get("max_uses")) {
+            (Endpoint::Messages, Some(v)) if !v.is_null() => match v.as_u64() {
+                Some(n) => PaidCalls::AtMost(n),
+                None => {
+                    return Err(bad(
+                        "invalid_type",
+                        format!("tools[{i}].max_uses must be a non-negative integer, got {v}"),
+                    ))
+                }
+            },
+            _ => PaidCalls::Unbounded,
+        };
+        calls = calls.plus(this);
+    }
+    Ok(calls)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -413,6 +459,46 @@ mod tests {
             r#"{"model":"m","messages":[{}],"n":5,"max_tokens":10}"#,
         );
         assert_eq!(m.unwrap().choices, 1);
+    }
+
+    #[test]
+    fn web_search_calls_are_bounded_or_unbounded() {
+        let chat = |extra: &str| {
+            p(
+                Endpoint::ChatCompletions,
+                &format!(r#"{{"model":"m","messages":[{{}}]{extra}}}"#),
+            )
+            .unwrap()
+            .web_search
+        };
+        assert_eq!(chat(""), PaidCalls::AtMost(0));
+        assert_eq!(chat(r#","web_search_options":{}"#), PaidCalls::AtMost(1));
+        assert_eq!(
+            chat(r#","tools":[{"type":"function","function":{"name":"f"}}]"#),
+            PaidCalls::AtMost(0)
+        );
+        assert_eq!(
+            chat(r#","tools":[{"type":"web_search_preview"}]"#),
+            PaidCalls::Unbounded
+        );
+        let msgs = |tools: &str| {
+            p(
+                Endpoint::Messages,
+                &format!(r#"{{"model":"m","max_tokens":5,"messages":[{{}}],"tools":{tools}}}"#),
+            )
+            .map(|r| r.web_search)
+        };
+        assert_eq!(
+            msgs(r#"[{"type":"web_search_20250305","name":"web_search","max_uses":3}]"#).unwrap(),
+            PaidCalls::AtMost(3)
+        );
+        assert_eq!(
+            msgs(r#"[{"type":"web_search_20250305","name":"web_search"}]"#).unwrap(),
+            PaidCalls::Unbounded
+        );
+        let e = msgs(r#"[{"type":"web_search_20250305","max_uses":"3"}]"#).unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert!(e.message.contains("max_uses"), "{}", e.message);
     }
 
     #[test]

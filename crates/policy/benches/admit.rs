@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jevons_core::{Attribution, Money};
-use jevons_policy::{AdmitRequest, Policy, PolicyConfig, RateCard};
+use jevons_policy::{AdmitRequest, PaidCalls, Policy, PolicyConfig, RateCard};
 
 const CONFIG: &str = r#"
 [[budgets]]
@@ -134,6 +134,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
     let price = RateCard {
         input_pico_per_token: 2_500_000,
         output_pico_per_token: 10_000_000,
+        per_call_pico: 0,
     };
     let mut now = 1_800_000_000_000i64;
     let mut i = 0usize;
@@ -149,6 +150,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, group: &str) {
                 input_tokens_upper_bound: 1200,
                 requested_max_output: Some(800),
                 choices: 1,
+                paid_calls: PaidCalls::default(),
                 price,
                 request_hash: i as u64,
             };

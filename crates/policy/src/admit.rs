@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use crate::config::{BudgetMode, SoftAction};
 use crate::output_cap::{OutputLearner, RouteCell};
 use crate::policy::{Compiled, Inner, Policy, RateUnit, SEP};
-use crate::rate_card::RateCard;
+use crate::rate_card::{PaidCalls, RateCard};
 use crate::refusal::Refusal;
 use crate::refusals;
 use crate::store::{BudgetLine, Handle, Lines, RateLine, RateRule, ReserveAsk, TaskCheck};
@@ -32,8 +32,12 @@ pub struct AdmitRequest<'a> {
     /// for every one of them, so the forwarded `max_tokens` is what the budget pays for
     /// `choices` times.
     pub choices: u64,
-    /// Worst-case per-token prices of the deployment(s) the request may reach.
+    /// Worst-case per-token prices (and per-call fee) of the deployment(s) the request
+    /// may reach.
     pub price: RateCard,
+    /// Paid tool calls (web search) the request may make, each at `price.per_call_pico`:
+    /// reserved up front; unbounded ones are refused under a hard limit.
+    pub paid_calls: PaidCalls,
     /// Hash of the normalized request (identical retries, loop detection).
     pub request_hash: u64,
 }
@@ -195,12 +199,34 @@ impl Policy {
         // `n` choices: each output token is paid `choices` times, so the clamp divides by n.
         let choices = req.choices.max(1);
         let per_output = i128::from(req.price.output_pico_per_token.max(0)) * i128::from(choices);
+        let calls = match req.paid_calls {
+            PaidCalls::AtMost(n) => n,
+            PaidCalls::Unbounded => 0,
+        };
         let ask = ReserveAsk {
-            base: req.price.input_cost(req.input_tokens_upper_bound),
+            base: req.price.input_cost(req.input_tokens_upper_bound) + req.price.calls_cost(calls),
             per_output_token: Money::from_pico(i64::try_from(per_output).unwrap_or(i64::MAX)),
             max_output_tokens: want,
             min_output_tokens: oc.min_output_tokens,
         };
+        if req.paid_calls == PaidCalls::Unbounded && req.price.per_call_pico > 0 {
+            // A fee with no bound cannot be reserved: refuse under the first hard limit.
+            if let Some(k) = lines.iter().position(|l| l.hard) {
+                rollback_task(&task_held);
+                let value = &lines[k].key[spans_prefix_len(&c, metas[k], attr)..];
+                let fee = Money::from_pico(req.price.per_call_pico);
+                let st = inner
+                    .store
+                    .line_state(lines[k].key, lines[k].window)
+                    .unwrap_or_default();
+                return Err(Box::new(match metas[k] {
+                    LineMeta::Budget(i) => {
+                        refusals::unbounded_budget(&c.budgets[i], value, &st, fee)
+                    }
+                    LineMeta::TaskUsd => refusals::unbounded_task(value, lines[k].limit, &st, fee),
+                }));
+            }
+        }
         let reserved = match inner.store.reserve(&lines, &ask) {
             Ok(r) => r,
             Err(s) => {

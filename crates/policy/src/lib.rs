@@ -27,7 +27,7 @@ pub use config::{
 };
 pub use error::{ConfigIssue, PolicyError};
 pub use policy::{BudgetStatus, Policy, SpendQuery};
-pub use rate_card::RateCard;
+pub use rate_card::{PaidCalls, RateCard};
 pub use refusal::{Amount, Refusal, RefusalKind};
 pub use scope::{Scope, ScopeKind, ScopeRef};
 pub use store::{MemoryStore, PolicyStore};

@@ -129,6 +129,64 @@ pub(crate) fn budget(
     }
 }
 
+/// Why a request whose paid calls have no bound cannot go under a hard limit.
+fn unbounded_text(fee: Money) -> String {
+    format!(
+        "this request asks for web search with no bound on the number of searches, at {fee} each, \
+         so its cost cannot be reserved; bound it (Anthropic `web_search` tool: set `max_uses`; \
+         OpenAI: use `web_search_options` on a search model instead of a web_search tool)"
+    )
+}
+
+pub(crate) fn unbounded_budget(
+    b: &CompiledBudget,
+    value: &str,
+    s: &LineState,
+    fee: Money,
+) -> Refusal {
+    let scope = ScopeRef {
+        kind: b.spec.scope.kind,
+        value: value.to_string(),
+    };
+    Refusal {
+        kind: RefusalKind::BudgetExceeded,
+        http_status: 402,
+        message: format!(
+            "budget '{}' for {scope} is hard and {}",
+            b.spec.name,
+            unbounded_text(fee)
+        ),
+        scope,
+        limit_name: b.spec.name.clone(),
+        limit: Amount::Usd(b.limit),
+        spent: Amount::Usd(s.settled),
+        reserved: Amount::Usd(s.reserved),
+        reset_at: None,
+        retry_after_secs: None,
+    }
+}
+
+pub(crate) fn unbounded_task(task: &str, limit: Money, s: &LineState, fee: Money) -> Refusal {
+    Refusal {
+        kind: RefusalKind::TaskCapExceeded,
+        http_status: 409,
+        scope: ScopeRef {
+            kind: ScopeKind::Task,
+            value: task.to_string(),
+        },
+        limit_name: "max_usd".into(),
+        limit: Amount::Usd(limit),
+        spent: Amount::Usd(s.settled),
+        reserved: Amount::Usd(s.reserved),
+        reset_at: None,
+        retry_after_secs: None,
+        message: format!(
+            "task '{task}' has max_usd = {limit} and {}",
+            unbounded_text(fee)
+        ),
+    }
+}
+
 pub(crate) fn task_usd(task: &str, limit: Money, s: &LineState, ask: &ReserveAsk) -> Refusal {
     Refusal {
         kind: RefusalKind::TaskCapExceeded,

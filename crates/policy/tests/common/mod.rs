@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use jevons_core::{Attribution, Money};
-use jevons_policy::{AdmitRequest, Policy, PolicyConfig, RateCard};
+use jevons_policy::{AdmitRequest, PaidCalls, Policy, PolicyConfig, RateCard};
 
 pub fn policy(toml: &str) -> Policy {
     match PolicyConfig::from_toml_str(toml).and_then(Policy::new) {
@@ -24,6 +24,7 @@ pub fn attr(key: &str, team: &str) -> Attribution {
 pub const PRICE: RateCard = RateCard {
     input_pico_per_token: 1_000_000,
     output_pico_per_token: 10_000_000,
+    per_call_pico: 0,
 };
 
 pub fn req<'a>(a: &'a Attribution, input: u64, max_out: Option<u64>) -> AdmitRequest<'a> {
@@ -33,6 +34,7 @@ pub fn req<'a>(a: &'a Attribution, input: u64, max_out: Option<u64>) -> AdmitReq
         input_tokens_upper_bound: input,
         requested_max_output: max_out,
         choices: 1,
+        paid_calls: PaidCalls::default(),
         price: PRICE,
         request_hash: 7,
     }
