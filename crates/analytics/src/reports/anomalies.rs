@@ -1,18 +1,18 @@
 //! Spend spikes and runaway tasks. Spikes: per scope value (team, feature, user, model...),
 //! each hour of the recent window is compared with the trailing baseline hours before it by
-//! a robust z-score (median + MAD), from the hour rollups. A spike must also beat every hour
+//! a robust z-score (median + MAD), from the ledger's per-scope hour series (`scope_hours`). A spike must also beat every hour
 //! of its baseline and exceed the median by a minimum amount, so sparse series (a user active
 //! a few hours a week, median and MAD 0) do not flag every active hour. Runaway tasks: tasks whose calls or
 //! cost are far above the typical task's (robust z of log(1+x) over all tasks in the window).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use jevons_core::MoneySum;
-use jevons_ledger::{Dim, Granularity, Reader, SpendQuery};
+use jevons_ledger::{Dim, Reader};
 use serde::Serialize;
 
 use crate::reports::error::ReportError;
-use crate::reports::stats::{median, robust_z};
+use crate::reports::stats::Robust;
 
 const HOUR: i64 = 3_600_000;
 
@@ -53,7 +53,8 @@ pub fn spikes(reader: &Reader, scope: Dim, spec: AnomalySpec) -> Result<Vec<Spik
     spikes_by(reader, &[scope], spec)
 }
 
-/// Spend spikes of several scope dimensions, from one pass over the hour rollups.
+/// Spend spikes of several scope dimensions, from the per-scope hour series
+/// (`scope_hours`, one row per value and hour).
 ///
 /// An hour is judged only when at least half of its baseline lies after the first hour with
 /// any spend in the fetched window (a ledger younger than the baseline has no baseline).
@@ -73,51 +74,57 @@ pub fn spikes_by(
     let end = spec.now_ms.div_euclid(HOUR) * HOUR + if spec.now_ms % HOUR == 0 { 0 } else { HOUR };
     let recent_start = end - spec.recent_hours * HOUR;
     let start = recent_start - spec.baseline_hours * HOUR;
-    let rows = reader.spend(&SpendQuery {
-        by: scopes.to_vec(),
-        since_ms: start,
-        until_ms: end,
-        bucket: Some(Granularity::Hour),
-        ..SpendQuery::default()
-    })?;
     let n = usize::try_from((end - start) / HOUR).unwrap_or(0);
     let mut first = n;
-    let mut series: BTreeMap<(usize, String), Vec<i128>> = BTreeMap::new();
-    for r in rows {
-        let Some(b) = r.bucket_start_ms else { continue };
-        let Ok(i) = usize::try_from((b - start) / HOUR) else {
-            continue;
-        };
-        if i >= n {
-            continue;
-        }
-        first = first.min(i);
-        for (k, v) in r.keys.into_iter().enumerate() {
-            let Some(v) = v else { continue };
-            series.entry((k, v)).or_insert_with(|| vec![0; n])[i] += r.totals.cost.pico();
+    // (scope index, value id) -> spend per hour of [start, end).
+    let mut series: HashMap<(usize, i64), Vec<i128>> = HashMap::new();
+    for (k, scope) in scopes.iter().enumerate() {
+        for h in reader.scope_hours(*scope, start, end)? {
+            let Ok(i) = usize::try_from(h.hour - start / HOUR) else {
+                continue;
+            };
+            if i >= n {
+                continue;
+            }
+            first = first.min(i);
+            if h.value == 0 {
+                continue;
+            }
+            series.entry((k, h.value)).or_insert_with(|| vec![0; n])[i] += h.cost.pico();
         }
     }
     let base_n = usize::try_from(spec.baseline_hours).unwrap_or(0);
     let from = base_n.max(first + base_n / 2);
-    let mut out = Vec::new();
-    for ((k, value), s) in series {
+    let mut flagged = Vec::new();
+    let mut baseline: Vec<f64> = Vec::with_capacity(base_n);
+    for ((k, id), s) in &series {
         for i in from..n {
             let window = &s[i - base_n..i];
-            let baseline: Vec<f64> = window.iter().map(|p| *p as f64).collect();
-            let med = median(&baseline);
-            let z = robust_z(s[i] as f64, &baseline);
-            let new_high = window.iter().all(|b| s[i] > *b);
-            if new_high && z >= spec.z_threshold && (s[i] - med as i128) >= spec.min_excess.pico() {
-                out.push(Spike {
-                    scope: scopes[k],
-                    value: value.clone(),
-                    hour_ms: start + i as i64 * HOUR,
-                    spend: MoneySum::from_pico(s[i]),
-                    baseline_median: MoneySum::from_pico(med.round() as i128),
-                    z: cap(z),
-                });
+            // Cheap test first: most hours are not above every baseline hour.
+            if !window.iter().all(|b| s[i] > *b) {
+                continue;
+            }
+            baseline.clear();
+            baseline.extend(window.iter().map(|p| *p as f64));
+            let stats = Robust::of(&baseline);
+            let z = stats.z(s[i] as f64);
+            let med = stats.median;
+            if z >= spec.z_threshold && (s[i] - med as i128) >= spec.min_excess.pico() {
+                flagged.push((*k, *id, i, s[i], med, z));
             }
         }
+    }
+    let mut out = Vec::with_capacity(flagged.len());
+    for (k, id, i, spend, med, z) in flagged {
+        let value = reader.dim_value(id)?.unwrap_or_else(|| format!("#{id}"));
+        out.push(Spike {
+            scope: scopes[k],
+            value,
+            hour_ms: start + i as i64 * HOUR,
+            spend: MoneySum::from_pico(spend),
+            baseline_median: MoneySum::from_pico(med.round() as i128),
+            z: cap(z),
+        });
     }
     out.sort_by(|a, b| {
         b.z.total_cmp(&a.z).then_with(|| {
@@ -167,11 +174,12 @@ pub fn runaway_tasks(
         .iter()
         .map(|t| (t.totals.cost.pico().max(0) as f64 / 1e6).ln_1p())
         .collect();
+    let (calls_stats, costs_stats) = (Robust::of(&calls), Robust::of(&costs));
     let mut out: Vec<Runaway> = tasks
         .iter()
         .zip(calls.iter().zip(&costs))
         .filter_map(|(t, (c, m))| {
-            let (zc, zm) = (robust_z(*c, &calls), robust_z(*m, &costs));
+            let (zc, zm) = (calls_stats.z(*c), costs_stats.z(*m));
             (zc >= z_threshold || zm >= z_threshold).then(|| Runaway {
                 task: t.task.clone(),
                 calls: t.totals.requests,
