@@ -295,7 +295,13 @@ pub fn import(
                 if issues.is_empty() {
                     docs.push(doc);
                 } else {
-                    let why: Vec<String> = issues.iter().map(|i| i.message.clone()).collect();
+                    let why: Vec<String> = issues
+                        .iter()
+                        .map(|i| match &i.field {
+                            Some(f) => format!("field `{f}`: {}", i.message),
+                            None => i.message.clone(),
+                        })
+                        .collect();
                     report
                         .skipped_invalid
                         .push(format!("{key}: {}", why.join("; ")));

@@ -1,0 +1,104 @@
+//! The LiteLLM importer end to end: re-importing the vendored snapshot reproduces the
+//! committed bundled catalog byte for byte (regenerate-and-diff), and bad input (truncated
+//! JSON, non-numeric or negative prices) is reported with file, entry and field.
+
+use jevons_pricing::catalog::BUNDLED_JSON;
+use jevons_pricing::import::litellm::{import, litellm_source, ImportReport};
+use jevons_pricing::{Catalog, PricingError};
+
+const SNAPSHOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/source/litellm-1.109.1-model_prices_and_context_window.json"
+);
+
+#[cfg(test)]
+fn import_text(src: &str) -> Result<(Catalog, ImportReport), PricingError> {
+    import(src, "map.json", litellm_source("9.9.9"), "2026-01-01")
+}
+
+#[test]
+fn reimporting_the_snapshot_reproduces_the_bundled_catalog() {
+    let src = std::fs::read_to_string(SNAPSHOT).expect("the vendored LiteLLM snapshot");
+    let bundled = Catalog::bundled().unwrap();
+    let meta = bundled.meta();
+    let version = meta.source.name.strip_prefix("litellm ").unwrap();
+    let (cat, report) = import(&src, SNAPSHOT, litellm_source(version), &meta.as_of).unwrap();
+    assert_eq!(report.imported, bundled.entries().len());
+    assert!(
+        report.skipped_invalid.is_empty(),
+        "{:?}",
+        report.skipped_invalid
+    );
+    let fresh = cat.to_json().unwrap();
+    if fresh != BUNDLED_JSON {
+        let diff = fresh
+            .lines()
+            .zip(BUNDLED_JSON.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b);
+        panic!(
+            "crates/pricing/data/catalog.json is stale; regenerate it with `jevons prices import litellm {SNAPSHOT} --out crates/pricing/data/catalog.json --litellm-version {version} --as-of {}`. First difference (line, fresh, committed): {diff:?}; lines {} vs {}",
+            meta.as_of,
+            fresh.lines().count(),
+            BUNDLED_JSON.lines().count()
+        );
+    }
+}
+
+#[test]
+fn truncated_json_is_an_error_with_file_and_line() {
+    let src = "{\n\"gpt-x\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\",\n\"input_cost_per_token\": 1e-06";
+    let Err(PricingError::Invalid { file, issues }) = import_text(src) else {
+        panic!("truncated JSON must fail")
+    };
+    assert_eq!(file, "map.json");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].line, Some(3));
+    assert!(
+        issues[0].message.contains("not a LiteLLM price map"),
+        "{}",
+        issues[0]
+    );
+}
+
+#[test]
+fn non_numeric_and_negative_prices_skip_the_entry_naming_key_and_field() {
+    let src = r#"{
+  "good": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06, "output_cost_per_token": "2e-06"},
+  "word": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": "one", "output_cost_per_token": 2e-06},
+  "neg": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06, "output_cost_per_token": -2e-06},
+  "nobj": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": {"x": 1}}
+}"#;
+    let (cat, r) = import_text(src).unwrap();
+    assert_eq!(r.imported, 1);
+    assert_eq!(cat.entries()[0].model, "good");
+    assert_eq!(
+        cat.entries()[0]
+            .standard
+            .prices
+            .output
+            .map(|d| d.to_string()),
+        Some("2".into())
+    );
+    let mut bad = r.skipped_invalid.clone();
+    bad.sort();
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(
+        bad[0].starts_with("neg: ")
+            && bad[0].contains("standard.prices.output")
+            && bad[0].contains("negative"),
+        "{}",
+        bad[0]
+    );
+    assert!(
+        bad[1].starts_with("nobj: ") && bad[1].contains("input_cost_per_token"),
+        "{}",
+        bad[1]
+    );
+    assert!(
+        bad[2].starts_with("word: ")
+            && bad[2].contains("input_cost_per_token = \"one\" is not a number"),
+        "{}",
+        bad[2]
+    );
+}
