@@ -83,10 +83,8 @@ async fn connection_faults_and_body_faults() {
         .await
         .unwrap();
     set(&m, "openai", &FaultConfig::always(FaultKind::Refuse)).await;
-    assert!(
-        chat(&m, false).await.is_err(),
-        "refuse closes the connection"
-    );
+    let e = chat(&m, false).await.unwrap_err();
+    assert!(e.status().is_none() && !e.is_timeout(), "{e:?}");
     set(
         &m,
         "openai",
@@ -174,5 +172,114 @@ async fn in_process_fault_control_and_stats() {
         (Some(2), Some(1))
     );
     assert_eq!(s["faults"]["unavailable"], 1);
+    m.shutdown().await;
+}
+
+/// Sends a whole chat request on a fresh TCP connection and reads what comes back.
+async fn raw_chat(m: &RunningMock) -> (Vec<u8>, Option<std::io::ErrorKind>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = m.root_url("openai").unwrap().replace("http://", "");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+    let req = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // The reset may already be there when writing.
+    if let Err(e) = s.write_all(req.as_bytes()).await {
+        return (Vec::new(), Some(e.kind()));
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) => return (got, None),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Some(e.kind())),
+        }
+    }
+}
+
+#[tokio::test]
+async fn refuse_resets_the_connection_at_accept_and_control_still_answers() {
+    let m = MockServer::start(MockProfile::builtin("default").unwrap())
+        .await
+        .unwrap();
+    // A pooled keep-alive connection opened before the rule...
+    let pooled = reqwest::Client::new();
+    let url = format!("{}/chat/completions", m.base_url("openai").unwrap());
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let ok = pooled
+        .post(&url)
+        .bearer_auth("k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    ok.bytes().await.unwrap();
+    set(&m, "openai", &FaultConfig::always(FaultKind::Refuse)).await;
+    // ...is closed when the faults change, so the client reconnects and is refused too.
+    let e = pooled
+        .post(&url)
+        .bearer_auth("k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.status().is_none(), "{e:?}");
+
+    let stats = || async {
+        reqwest::get(format!("{}/_mock/stats", m.root_url("openai").unwrap()))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let before = stats().await;
+    let (got, err) = raw_chat(&m).await;
+    assert!(
+        got.is_empty(),
+        "no response byte: {}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(
+        err,
+        Some(std::io::ErrorKind::ConnectionReset),
+        "a reset, not a clean close"
+    );
+    // Control is still reachable over HTTP, and counted the refusal (not as a request).
+    let after = stats().await;
+    assert_eq!(
+        after["faults"]["refuse"].as_u64().unwrap(),
+        before["faults"]["refuse"].as_u64().unwrap() + 1,
+        "{after}"
+    );
+    assert_eq!(after["requests"], before["requests"], "{after}");
+
+    // Every 2nd connection refused: refusal is per connection, one request each.
+    set(
+        &m,
+        "openai",
+        &FaultConfig {
+            rules: vec![jevons_mock::server::FaultRule {
+                every: Some(2),
+                ..FaultConfig::always(FaultKind::Refuse).rules[0].clone()
+            }],
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let (got, err) = raw_chat(&m).await;
+        outcomes.push((got.starts_with(b"HTTP/1.1 200"), err));
+    }
+    let reset = Some(std::io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        outcomes,
+        vec![(true, None), (false, reset), (true, None), (false, reset)]
+    );
     m.shutdown().await;
 }

@@ -35,7 +35,7 @@ pub enum Outcome {
     Ok,
     /// Non-2xx status.
     Http(u16),
-    /// Could not connect.
+    /// Could not connect, or the connection was reset before any response byte.
     Connect,
     /// Connection closed or reset before a response.
     Connection,
@@ -164,7 +164,7 @@ async fn exchange(
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let resp = match client.request(req).await {
         Ok(r) => r,
-        Err(e) if e.is_connect() => return Outcome::Connect,
+        Err(e) if e.is_connect() || reset_before_response(&e) => return Outcome::Connect,
         Err(_) => return Outcome::Connection,
     };
     let status = resp.status();
@@ -228,6 +228,24 @@ async fn exchange(
     } else {
         Outcome::Truncated
     }
+}
+
+/// A reset (RST) before any response byte: what a server refusing connections looks like
+/// once the kernel has completed the handshake, so it counts as a connect error.
+fn reset_before_response(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionRefused
+            ) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {

@@ -14,8 +14,8 @@ pub enum FaultKind {
     ServerError,
     /// 503 unavailable / overloaded.
     Unavailable,
-    /// The connection is closed without any response (what a refused or reset connect
-    /// looks like to an HTTP client).
+    /// The connection is reset (`SO_LINGER` 0) when accepted, before anything is read or
+    /// answered: what a refusing server looks like to an HTTP client.
     Refuse,
     /// No response until `timeout_ms` passes, then the connection is closed.
     Timeout,

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 server loop (hyper, keep-alive) for one provider, request routing, auth,
-//! the runtime control endpoints under `/_mock/`, and the connection-level faults.
+//! One HTTP request to a provider: routing, auth, the runtime control endpoints under
+//! `/_mock/`, and the request-level faults (`timeout`, status faults) before a format
+//! handler answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,11 +9,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use super::body::MockBody;
 use super::errors::{self, json_response};
@@ -29,44 +25,14 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 #[error("connection dropped on purpose (fault injection)")]
 pub struct Dropped;
 
-/// Accepts connections until `shutdown` flips.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<ProviderState>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, _) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!("mock accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(state.clone(), req));
-            let conn = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                r = conn => if let Err(e) = r { tracing::trace!("mock connection ended: {e}") },
-                _ = stop.changed() => {}
-            }
-        });
-    }
-}
+/// A fault already drawn for a connection's first request (when it was accepted).
+pub type Predrawn = Option<(Option<FaultKind>, Arc<FaultConfig>)>;
 
-async fn handle(
+/// Answers one request (`predrawn`: its fault, if decided at accept time).
+pub async fn handle(
     st: Arc<ProviderState>,
     req: Request<Incoming>,
+    predrawn: Predrawn,
 ) -> Result<Response<MockBody>, Dropped> {
     let path = req.uri().path().to_owned();
     if let Some(ctl) = path.strip_prefix("/_mock/") {
@@ -118,8 +84,9 @@ async fn handle(
             })
         }
     };
-    let (fault, cfg) = st.next_fault();
+    let (fault, cfg) = predrawn.unwrap_or_else(|| st.next_fault());
     match fault {
+        // Drawn by a request on a connection opened before the rule: close, no answer.
         Some(FaultKind::Refuse) => return Err(Dropped),
         Some(FaultKind::Timeout) => {
             tokio::time::sleep(Duration::from_millis(cfg.timeout_ms)).await;

@@ -6,6 +6,7 @@ mod anthropic;
 mod anthropic_input;
 mod body;
 mod cache;
+mod conn;
 mod embeddings;
 mod errors;
 pub mod faults;
@@ -95,7 +96,7 @@ impl MockServer {
             let format = p.format;
             let name = p.name.clone();
             let state = Arc::new(state::ProviderState::new(p, clock.clone()));
-            tasks.push(tokio::spawn(http::serve(
+            tasks.push(tokio::spawn(conn::serve(
                 listener,
                 state.clone(),
                 rx.clone(),

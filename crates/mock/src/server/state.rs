@@ -7,6 +7,7 @@ use std::sync::Arc;
 use jevons_core::Clock;
 use parking_lot::RwLock;
 use serde_json::json;
+use tokio::sync::watch;
 
 use super::cache::PromptCache;
 use super::faults::{FaultConfig, FaultKind};
@@ -86,6 +87,8 @@ pub struct ProviderState {
     pub cache: PromptCache,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Bumped when the faults are replaced (connections close when idle).
+    generation: watch::Sender<u64>,
 }
 
 impl ProviderState {
@@ -100,6 +103,7 @@ impl ProviderState {
             cache: PromptCache::new(profile.prompt_cache),
             clock,
             profile,
+            generation: watch::Sender::new(0),
         }
     }
 
@@ -112,6 +116,12 @@ impl ProviderState {
     pub fn set_faults(&self, cfg: FaultConfig) {
         *self.faults.write() = (Arc::new(cfg), self.clock.now_ms());
         self.seq.store(0, Ordering::Relaxed);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Changes when the faults are replaced.
+    pub fn generation(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// The current fault config.
