@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use jevons_core::{Attribution, Clock};
-use jevons_policy::{Admission, AdmitRequest, Policy, PolicyConfig, RateCard, Refusal};
+use jevons_policy::{
+    Admission, AdmitRequest, BudgetMode, Policy, PolicyConfig, RateCard, Refusal, SoftAction,
+};
 use jevons_pricing::PriceEntry;
 use rust_decimal::Decimal;
 
@@ -28,7 +30,10 @@ impl PolicyGate {
     pub fn build(cfg: &GatewayConfig, clock: Arc<dyn Clock>) -> Result<PolicyGate, String> {
         let policy = match policy_config(cfg)? {
             None => None,
-            Some(pc) => Some(Policy::new(pc).map_err(|e| format!("{}: [policy]: {e}", cfg.file))?),
+            Some(pc) => {
+                check_degrade_targets(cfg, &pc)?;
+                Some(Policy::new(pc).map_err(|e| format!("{}: [policy]: {e}", cfg.file))?)
+            }
         };
         Ok(PolicyGate { policy, clock })
     }
@@ -102,6 +107,23 @@ pub fn resolve_policy<'a>(
         .map_err(|e| GatewayError::internal(crate::error::Phase::Admit, format!("rate card: {e}")))
 }
 
+fn admit_request<'a>(
+    attribution: &'a Attribution,
+    parsed: &'a ParsedRequest,
+    card: RateCard,
+) -> AdmitRequest<'a> {
+    AdmitRequest {
+        attribution,
+        model: &parsed.model,
+        input_tokens_upper_bound: parsed.input_bound,
+        requested_max_output: parsed.max_output,
+        choices: parsed.choices,
+        paid_calls: parsed.web_search,
+        price: card,
+        request_hash: parsed.hash,
+    }
+}
+
 /// The `admit` phase: reserve the worst-case cost on every budget the request falls under.
 pub fn admit(
     gate: &PolicyGate,
@@ -112,20 +134,80 @@ pub fn admit(
     let Some(policy) = &gate.policy else {
         return Ok(None);
     };
-    let req = AdmitRequest {
-        attribution,
-        model: &parsed.model,
-        input_tokens_upper_bound: parsed.input_bound,
-        requested_max_output: parsed.max_output,
-        choices: parsed.choices,
-        paid_calls: parsed.web_search,
-        price: card,
-        request_hash: parsed.hash,
-    };
     policy
-        .admit(&req, gate.now_ms())
+        .admit(&admit_request(attribution, parsed, card), gate.now_ms())
         .map(Some)
         .map_err(|r| refusal_error(*r))
+}
+
+/// Re-admission after a soft budget degraded the request: `parsed.model` is now the
+/// cheaper model and `card` its worst-case prices. The first admission is undone (nothing
+/// of it stays held or counted); the new one keeps its `degrade_to` and warnings, so the
+/// response still says what happened.
+pub fn readmit(
+    gate: &PolicyGate,
+    first: Option<Admission>,
+    attribution: &Attribution,
+    parsed: &ParsedRequest,
+    card: RateCard,
+) -> Result<Option<Admission>, GatewayError> {
+    let (Some(policy), Some(mut first)) = (&gate.policy, first) else {
+        return admit(gate, attribution, parsed, card);
+    };
+    let degrade_to = first.degrade_to.take();
+    let warnings = std::mem::take(&mut first.warnings);
+    let mut next = policy
+        .readmit(
+            first,
+            &admit_request(attribution, parsed, card),
+            gate.now_ms(),
+        )
+        .map_err(|r| refusal_error(*r))?;
+    next.degrade_to = degrade_to;
+    next.warnings = warnings;
+    Ok(Some(next))
+}
+
+/// Every model a soft budget degrades to must be one this gateway serves — a model in a
+/// provider's `models` or a `[routing]` model, all of which are priced (an unpriced one
+/// stops the start) — or the degraded request would be reserved at a price nobody knows.
+pub fn check_degrade_targets(cfg: &GatewayConfig, pc: &PolicyConfig) -> Result<(), String> {
+    let mut served: std::collections::BTreeSet<&str> = cfg
+        .providers
+        .iter()
+        .flat_map(|p| p.models.iter().map(String::as_str))
+        .collect();
+    if let Some(models) = cfg
+        .routing
+        .as_ref()
+        .and_then(|r| r.get("models"))
+        .and_then(toml::Value::as_array)
+    {
+        served.extend(
+            models
+                .iter()
+                .filter_map(|m| m.get("name").and_then(toml::Value::as_str)),
+        );
+    }
+    let bad: Vec<String> = pc
+        .budgets
+        .iter()
+        .filter_map(|b| match &b.mode {
+            BudgetMode::Soft(SoftAction::Degrade { model }) if !served.contains(model.as_str()) => {
+                Some(format!(
+                    "budget '{}': degrade_to = '{model}' is not a model this gateway serves and prices; use one of: {}",
+                    b.name,
+                    served.iter().copied().collect::<Vec<_>>().join(", ")
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: [policy]: {}", cfg.file, bad.join("; ")))
+    }
 }
 
 /// A policy refusal as a client-facing error.

@@ -34,6 +34,7 @@ pub fn load(cfg: &GatewayConfig, clock: Arc<dyn Clock>) -> Result<PolicyGate, St
         (Some(pc), true) => pc,
         (configured, false) => merge(configured.unwrap_or_default(), stored),
     };
+    crate::admit::check_degrade_targets(cfg, &pc)?;
     let policy = Policy::new(pc).map_err(|e| {
         format!(
             "{}: [policy] with the budgets stored in {}: {e}",

@@ -16,7 +16,7 @@ use jevons_policy::Admission;
 use jevons_pricing::ServiceTier;
 use tokio::sync::oneshot;
 
-use crate::admit::{admit, resolve_policy};
+use crate::admit::{admit, readmit, resolve_policy};
 use crate::attribute::{attribute, headers};
 use crate::body::{full, Body};
 use crate::error::{ApiShape, GatewayError, Phase, Side};
@@ -317,6 +317,15 @@ async fn run(
         .route(&parsed, strategy.as_deref(), &gw.upstreams)?;
     let card = resolve_policy(plan.iter().map(|c| c.price.as_ref()))?;
     let mut admission = admit(&gw.policy, &ctx.attribution, &parsed, card)?;
+    if let Some(to) = admission.as_ref().and_then(|a| a.degrade_to.clone()) {
+        // A soft budget degraded the request: route, re-price and re-admit on that model.
+        parsed.model = to;
+        plan = gw
+            .routes
+            .route(&parsed, strategy.as_deref(), &gw.upstreams)?;
+        let card = resolve_policy(plan.iter().map(|c| c.price.as_ref()))?;
+        admission = readmit(&gw.policy, admission, &ctx.attribution, &parsed, card)?;
+    }
     let mut extra_headers: Vec<(&'static str, String)> = Vec::new();
     if let Some(a) = &admission {
         if a.clamped || a.degrade_to.is_some() {
@@ -330,11 +339,7 @@ async fn run(
             extra_headers.push(("x-jevons-max-tokens", a.max_output_tokens.to_string()));
         }
         if let Some(to) = a.degrade_to.clone() {
-            extra_headers.push(("x-jevons-degraded-to", to.clone()));
-            parsed.model = to;
-            plan = gw
-                .routes
-                .route(&parsed, strategy.as_deref(), &gw.upstreams)?;
+            extra_headers.push(("x-jevons-degraded-to", to));
         }
     }
     let anthropic_version = parts

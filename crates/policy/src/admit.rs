@@ -9,12 +9,13 @@ use jevons_core::{Attribution, Money};
 use smallvec::SmallVec;
 
 use crate::config::{BudgetMode, SoftAction};
-use crate::output_cap::{OutputLearner, RouteCell};
-use crate::policy::{Compiled, Inner, Policy, RateUnit, SEP};
+use crate::output_cap::OutputLearner;
+use crate::policy::{Compiled, Policy, RateUnit, SEP};
 use crate::rate_card::{PaidCalls, RateCard};
 use crate::refusal::Refusal;
 use crate::refusals;
-use crate::store::{BudgetLine, Handle, Lines, RateLine, RateRule, ReserveAsk, TaskCheck};
+use crate::settle::{Live, Settled};
+use crate::store::{BudgetLine, Handle, Lines, RateLine, ReserveAsk, TaskCheck};
 use crate::window::{Window, WindowBounds};
 
 /// What the gateway knows about a request before forwarding it.
@@ -59,35 +60,7 @@ pub struct Admission {
     pub degrade_to: Option<String>,
     /// Soft-limit warnings for `x-jevons-budget-warning`.
     pub warnings: Vec<String>,
-    live: Option<Live>,
-}
-
-#[derive(Debug)]
-struct Live {
-    inner: Arc<Inner>,
-    compiled: Arc<Compiled>,
-    budget_held: Lines<Handle>,
-    budget_windows: Lines<Window>,
-    /// `(handle, rule, unit, reserved cost)`.
-    rate_held: Lines<(Handle, RateRule, RateUnit, u64)>,
-    learner: Option<Arc<RouteCell>>,
-    input_tokens: u64,
-    output_tokens: u64,
-    choices: u64,
-    reserved: Money,
-    admitted_ms: i64,
-}
-
-/// The result of settling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settled {
-    /// What was held.
-    pub reserved: Money,
-    /// What was recorded as spent.
-    pub actual: Money,
-    /// `actual - reserved` when positive (the provider ignored max_tokens, or the input
-    /// bound was wrong): recorded truthfully, reported here and in a warning log.
-    pub overspend: Money,
+    pub(crate) live: Option<Live>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -328,6 +301,8 @@ impl Policy {
                 budget_windows: windows,
                 rate_held,
                 learner,
+                task_held,
+                request_hash: req.request_hash,
                 input_tokens: req.input_tokens_upper_bound,
                 output_tokens: reserved.output_tokens,
                 choices,
@@ -336,6 +311,19 @@ impl Policy {
                 compiled: c,
             }),
         })
+    }
+
+    /// Admits a request again after undoing `previous` completely (budgets, rate
+    /// counters including its request unit, its task call): e.g. re-priced for the model
+    /// a soft budget degraded it to. A refusal leaves nothing held.
+    pub fn readmit(
+        &self,
+        previous: Admission,
+        req: &AdmitRequest<'_>,
+        now_ms: i64,
+    ) -> Result<Admission, Box<Refusal>> {
+        previous.undo();
+        self.admit(req, now_ms)
     }
 
     /// Ends an admission with its true cost (see [`Admission::settle`]).
@@ -355,88 +343,6 @@ fn spans_prefix_len(c: &Compiled, m: LineMeta, _a: &Attribution) -> usize {
     match m {
         LineMeta::Budget(i) => c.budgets[i].prefix.len(),
         LineMeta::TaskUsd => 1 + SEP.len_utf8(),
-    }
-}
-
-impl Admission {
-    /// Replaces the reservation by the true cost on every budget, corrects token and
-    /// dollar rate counters, frees concurrency slots, and feeds the output-length learner.
-    /// Consumes the admission, so it cannot be settled twice.
-    pub fn settle(mut self, actual_cost: Money, actual_output_tokens: u64, now_ms: i64) -> Settled {
-        match self.live.take() {
-            Some(live) => live.finish(
-                actual_cost.max(Money::ZERO),
-                Some(actual_output_tokens),
-                now_ms,
-            ),
-            None => Settled {
-                reserved: Money::ZERO,
-                actual: Money::ZERO,
-                overspend: Money::ZERO,
-            },
-        }
-    }
-
-    /// Ends an admission whose request was never forwarded: nothing is spent.
-    pub fn release(mut self) {
-        if let Some(live) = self.live.take() {
-            let t = live.admitted_ms;
-            live.finish(Money::ZERO, None, t);
-        }
-    }
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        if let Some(live) = self.live.take() {
-            tracing::debug!(reserved = %live.reserved, "admission dropped without settle; released");
-            let t = live.admitted_ms;
-            live.finish(Money::ZERO, None, t);
-        }
-    }
-}
-
-impl Live {
-    fn finish(self, actual: Money, output_tokens: Option<u64>, now_ms: i64) -> Settled {
-        let windows: Lines<WindowBounds> = self
-            .budget_windows
-            .iter()
-            .map(|w| self.compiled.bounds(*w, now_ms.max(self.admitted_ms)))
-            .collect();
-        self.inner
-            .store
-            .settle(&self.budget_held, &windows, self.reserved, actual);
-        let out = output_tokens.unwrap_or(0);
-        for (h, rule, unit, cost) in &self.rate_held {
-            let actual_units = match unit {
-                RateUnit::Requests => continue,
-                RateUnit::Concurrent => 0,
-                RateUnit::Tokens => self.input_tokens.saturating_add(out),
-                RateUnit::Usd => u64::try_from(actual.pico()).unwrap_or(0),
-            };
-            self.inner
-                .store
-                .rate_finish(h, *rule, *cost, actual_units, now_ms);
-        }
-        if let (Some(cell), Some(n)) = (&self.learner, output_tokens) {
-            // The learner sizes one choice: feed it the mean length over the n choices.
-            let per_choice = n.div_ceil(self.choices.max(1));
-            OutputLearner::record(&self.compiled.config.output_caps, cell, per_choice);
-        }
-        let overspend = if actual > self.reserved {
-            actual - self.reserved
-        } else {
-            Money::ZERO
-        };
-        if overspend > Money::ZERO {
-            tracing::warn!(reserved = %self.reserved, actual = %actual, output_tokens = ?output_tokens, reserved_output_tokens = self.output_tokens,
-                "settled cost exceeds the reservation (upstream ignored max_tokens or the input bound was low)");
-        }
-        Settled {
-            reserved: self.reserved,
-            actual,
-            overspend,
-        }
     }
 }
 

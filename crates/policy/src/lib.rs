@@ -17,10 +17,11 @@ mod refusal;
 mod refusals;
 pub mod scope;
 mod serde_text;
+mod settle;
 pub mod store;
 pub mod window;
 
-pub use admit::{Admission, AdmitRequest, Settled};
+pub use admit::{Admission, AdmitRequest};
 pub use config::{
     BudgetMode, BudgetSpec, OutputCaps, PolicyConfig, RateLimitSpec, SoftAction, TaskCaps,
     TaskCapsConfig,
@@ -30,5 +31,6 @@ pub use policy::{BudgetStatus, Policy, SpendQuery};
 pub use rate_card::{PaidCalls, RateCard};
 pub use refusal::{Amount, Refusal, RefusalKind};
 pub use scope::{Scope, ScopeKind, ScopeRef};
+pub use settle::Settled;
 pub use store::{MemoryStore, PolicyStore};
 pub use window::{Window, WindowBounds};

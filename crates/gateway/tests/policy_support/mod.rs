@@ -106,6 +106,11 @@ impl Stack {
     }
 }
 
+/// The provider specs of a stack's mock (for building a config by hand).
+pub fn specs(stack: &Stack) -> Vec<jevons_gateway::democonfig::ProviderSpec> {
+    common::specs(&stack.mock, &stack.profile)
+}
+
 /// A chat request: `prompt`, optional `max_tokens`, streamed or not.
 pub fn chat(model: &str, prompt: &str, max_tokens: Option<u64>, stream: bool) -> Value {
     let mut b = json!({"model": model, "stream": stream,

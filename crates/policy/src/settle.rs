@@ -1,0 +1,192 @@
+//! How an [`Admission`] ends: `settle` with the true cost (and, when known, the true
+//! input tokens), `release` when nothing was forwarded, drop (released), or `undo` for a
+//! re-admission (the request is admitted again, e.g. on a degraded model: the first
+//! admission leaves no trace, not even in request counters or task call counts).
+
+use std::sync::Arc;
+
+use jevons_core::Money;
+
+use crate::admit::Admission;
+use crate::output_cap::{OutputLearner, RouteCell};
+use crate::policy::{Compiled, Inner, RateUnit};
+use crate::store::{Handle, Lines, RateRule};
+use crate::window::{Window, WindowBounds};
+
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) compiled: Arc<Compiled>,
+    pub(crate) budget_held: Lines<Handle>,
+    pub(crate) budget_windows: Lines<Window>,
+    /// `(handle, rule, unit, reserved cost)`.
+    pub(crate) rate_held: Lines<(Handle, RateRule, RateUnit, u64)>,
+    pub(crate) learner: Option<Arc<RouteCell>>,
+    /// The task record the call was counted on (undone by a re-admission).
+    pub(crate) task_held: Option<Handle>,
+    pub(crate) request_hash: u64,
+    /// The input bound the rate counters were charged with.
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) choices: u64,
+    pub(crate) reserved: Money,
+    pub(crate) admitted_ms: i64,
+}
+
+/// The result of settling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// What was held.
+    pub reserved: Money,
+    /// What was recorded as spent.
+    pub actual: Money,
+    /// `actual - reserved` when positive (the provider ignored max_tokens, or the input
+    /// bound was wrong): recorded truthfully, reported here and in a warning log.
+    pub overspend: Money,
+}
+
+/// What the request really used, as far as it is known.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    actual: Money,
+    /// Prompt tokens billed; `None`: unknown, the reserved bound is kept in token counters.
+    input_tokens: Option<u64>,
+    /// Output tokens generated; `None`: not forwarded (nothing generated, nothing learned).
+    output_tokens: Option<u64>,
+    now_ms: i64,
+    /// Also give back the request units and the task call (re-admission).
+    undo: bool,
+}
+
+impl Admission {
+    /// Replaces the reservation by the true cost on every budget, corrects token and
+    /// dollar rate counters, frees concurrency slots, and feeds the output-length learner.
+    /// Consumes the admission, so it cannot be settled twice. Token rate counters keep
+    /// the input *bound* the request was admitted with; prefer [`Admission::settle_usage`]
+    /// when the billed prompt tokens are known.
+    pub fn settle(self, actual_cost: Money, actual_output_tokens: u64, now_ms: i64) -> Settled {
+        self.end(Ending {
+            actual: actual_cost.max(Money::ZERO),
+            input_tokens: None,
+            output_tokens: Some(actual_output_tokens),
+            now_ms,
+            undo: false,
+        })
+    }
+
+    /// Ends an admission whose request was never forwarded: nothing is spent, no tokens
+    /// were used.
+    pub fn release(self) {
+        let t = self.admitted_ms();
+        self.end(Ending {
+            actual: Money::ZERO,
+            input_tokens: Some(0),
+            output_tokens: None,
+            now_ms: t,
+            undo: false,
+        });
+    }
+
+    /// Undoes an admission completely (re-admission): budgets and rate counters get back
+    /// everything, including the request unit, and the task call is not counted.
+    pub(crate) fn undo(self) {
+        let t = self.admitted_ms();
+        self.end(Ending {
+            actual: Money::ZERO,
+            input_tokens: Some(0),
+            output_tokens: None,
+            now_ms: t,
+            undo: true,
+        });
+    }
+
+    fn admitted_ms(&self) -> i64 {
+        self.live.as_ref().map_or(0, |l| l.admitted_ms)
+    }
+
+    fn end(mut self, e: Ending) -> Settled {
+        match self.live.take() {
+            Some(live) => live.finish(e),
+            None => Settled {
+                reserved: Money::ZERO,
+                actual: Money::ZERO,
+                overspend: Money::ZERO,
+            },
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            tracing::debug!(reserved = %live.reserved, "admission dropped without settle; released");
+            let t = live.admitted_ms;
+            // Whether the upstream saw the prompt is unknown: token counters keep the bound.
+            live.finish(Ending {
+                actual: Money::ZERO,
+                input_tokens: None,
+                output_tokens: None,
+                now_ms: t,
+                undo: false,
+            });
+        }
+    }
+}
+
+impl Live {
+    fn finish(self, e: Ending) -> Settled {
+        let Ending {
+            actual,
+            input_tokens,
+            output_tokens,
+            now_ms,
+            undo,
+        } = e;
+        let windows: Lines<WindowBounds> = self
+            .budget_windows
+            .iter()
+            .map(|w| self.compiled.bounds(*w, now_ms.max(self.admitted_ms)))
+            .collect();
+        self.inner
+            .store
+            .settle(&self.budget_held, &windows, self.reserved, actual);
+        let out = output_tokens.unwrap_or(0);
+        let input = input_tokens.unwrap_or(self.input_tokens);
+        for (h, rule, unit, cost) in &self.rate_held {
+            let actual_units = match unit {
+                RateUnit::Requests if undo => 0,
+                RateUnit::Requests => continue,
+                RateUnit::Concurrent => 0,
+                RateUnit::Tokens => input.saturating_add(out),
+                RateUnit::Usd => u64::try_from(actual.pico()).unwrap_or(0),
+            };
+            self.inner
+                .store
+                .rate_finish(h, *rule, *cost, actual_units, now_ms);
+        }
+        if let (true, Some(h)) = (undo, &self.task_held) {
+            self.inner
+                .store
+                .task_rollback(h, self.request_hash, self.admitted_ms);
+        }
+        if let (Some(cell), Some(n)) = (&self.learner, output_tokens) {
+            // The learner sizes one choice: feed it the mean length over the n choices.
+            let per_choice = n.div_ceil(self.choices.max(1));
+            OutputLearner::record(&self.compiled.config.output_caps, cell, per_choice);
+        }
+        let overspend = if actual > self.reserved {
+            actual - self.reserved
+        } else {
+            Money::ZERO
+        };
+        if overspend > Money::ZERO {
+            tracing::warn!(reserved = %self.reserved, actual = %actual, output_tokens = ?output_tokens, reserved_output_tokens = self.output_tokens,
+                "settled cost exceeds the reservation (upstream ignored max_tokens or the input bound was low)");
+        }
+        Settled {
+            reserved: self.reserved,
+            actual,
+            overspend,
+        }
+    }
+}
