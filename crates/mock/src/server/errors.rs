@@ -41,7 +41,14 @@ pub fn anthropic(status: StatusCode, kind: &str, message: &str) -> Response<Mock
 /// OpenAI's 400 for a body that is not JSON.
 pub const OPENAI_BAD_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
 
-/// The answer for a status-code fault, shaped like `format`'s provider.
+/// Anthropic's "overloaded" status (not a registered HTTP status, hence built from a number).
+const OVERLOADED: StatusCode = match StatusCode::from_u16(529) {
+    Ok(s) => s,
+    Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+};
+
+/// The answer for a status-code fault, shaped like `format`'s provider; `model` is the
+/// requested model (named in 429 messages, as the providers do).
 pub fn fault(
     format: ProviderFormat,
     kind: FaultKind,
@@ -73,13 +80,13 @@ pub fn fault(
         (ProviderFormat::Anthropic, FaultKind::RateLimit) => anthropic(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
-            "This request would exceed your organization's rate limit. Please try again later.",
+            &format!("This request would exceed the rate limit for your organization of 50 requests per minute for {model}. For details, refer to: https://docs.claude.com/en/api/rate-limits. Please try again later."),
         ),
         (ProviderFormat::Anthropic, FaultKind::ServerError) => {
             anthropic(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "Internal server error")
         }
         (ProviderFormat::Anthropic, FaultKind::Unavailable) => {
-            anthropic(StatusCode::SERVICE_UNAVAILABLE, "overloaded_error", "Overloaded")
+            anthropic(OVERLOADED, "overloaded_error", "Overloaded")
         }
         _ => return None,
     };

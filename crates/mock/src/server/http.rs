@@ -93,7 +93,7 @@ pub async fn handle(
             return Err(Dropped);
         }
         Some(k) => {
-            if let Some(r) = errors::fault(format, k, &cfg, "this model") {
+            if let Some(r) = errors::fault(format, k, &cfg, &requested_model(&body)) {
                 return Ok(r);
             }
         }
@@ -116,6 +116,18 @@ pub async fn handle(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(resp)
+}
+
+/// The `model` of a request body, for fault messages (`unknown` when there is none).
+fn requested_model(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct M {
+        model: Option<String>,
+    }
+    serde_json::from_slice::<M>(body)
+        .ok()
+        .and_then(|m| m.model)
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// What a format handler gets: the body and the fault (if any) to apply to its answer.
