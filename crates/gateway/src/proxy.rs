@@ -578,7 +578,7 @@ pub async fn finish_attempt(
 ) -> (Money, Result<(), String>) {
     let (cost, list, savings, why) = price_usage(c, &usage, ServiceTier::Standard);
     if let Some(a) = admission {
-        let s = a.settle(cost, usage.output, gw.clock.now_ms());
+        let s = a.settle_usage(cost, usage.prompt_total(), usage.output, gw.clock.now_ms());
         if s.overspend > Money::ZERO {
             tracing::warn!(request = %ctx.rid, overspend = %s.overspend, "provider billed more than reserved");
         }

@@ -74,6 +74,25 @@ impl Admission {
         })
     }
 
+    /// [`Admission::settle`] with the prompt tokens the provider billed, so token rate
+    /// counters are corrected to the true total (input + output) instead of keeping the
+    /// input *upper bound* (request bytes) the request was admitted with.
+    pub fn settle_usage(
+        self,
+        actual_cost: Money,
+        actual_input_tokens: u64,
+        actual_output_tokens: u64,
+        now_ms: i64,
+    ) -> Settled {
+        self.end(Ending {
+            actual: actual_cost.max(Money::ZERO),
+            input_tokens: Some(actual_input_tokens),
+            output_tokens: Some(actual_output_tokens),
+            now_ms,
+            undo: false,
+        })
+    }
+
     /// Ends an admission whose request was never forwarded: nothing is spent, no tokens
     /// were used.
     pub fn release(self) {
