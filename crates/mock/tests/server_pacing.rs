@@ -99,3 +99,47 @@ async fn cut_anthropic_stream_never_sends_message_stop() {
     assert!(!names.iter().any(|n| n == "message_stop"));
     m.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_streaming_jitter_varies_per_request() {
+    let m = MockServer::start(
+        MockProfile::from_toml(
+            r#"
+[[providers]]
+name = "jittery"
+format = "openai"
+jitter_ms = 80
+models = [{ id = "gpt-4o-mini" }]
+"#,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/chat/completions", m.base_url("jittery").unwrap());
+    let c = reqwest::Client::new();
+    // The very same request every time: only the per-request draw can make them differ.
+    let body = json!({"model": "gpt-4o-mini", "max_tokens": 3, "messages": [{"role": "user", "content": "same"}]});
+    let mut ms = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let r = c
+            .post(&url)
+            .bearer_auth("k")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.bytes().await.unwrap();
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    let (fastest, slowest) = (ms[0], ms[ms.len() - 1]);
+    // Uniform 0..=80 ms: 30 draws spread over most of the range (a fixed wait, as before,
+    // gives ~0 spread). Generous bounds: load only adds time, never removes it.
+    assert!(slowest - fastest >= 25.0, "spread {ms:?}");
+    assert!(fastest < 60.0, "some draws are short: {ms:?}");
+    let median = ms[ms.len() / 2];
+    assert!((15.0..500.0).contains(&median), "median {median} ({ms:?})");
+    m.shutdown().await;
+}

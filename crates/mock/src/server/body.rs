@@ -69,8 +69,10 @@ pub struct Pacing {
     pub drip_ms: u64,
     /// Cut the body after this many frames.
     pub cut_after: Option<u32>,
-    /// Seed for jitter.
+    /// Seed for jitter (from the request).
     pub seed: u64,
+    /// This request's number at its provider: identical requests still jitter apart.
+    pub nonce: u64,
 }
 
 impl Pacing {
@@ -81,6 +83,18 @@ impl Pacing {
             && self.jitter_ms == 0
             && self.drip_ms == 0
             && self.cut_after.is_none()
+    }
+}
+
+impl Pacing {
+    /// The jitter of frame `i` (or of a whole JSON answer, `i` = 0): uniform in
+    /// `0..=jitter_ms` ms, drawn from the request's seed and number, in microseconds.
+    pub fn jitter_us(&self, i: u64) -> u64 {
+        if self.jitter_ms == 0 {
+            return 0;
+        }
+        let h = super::faults::mix(super::faults::mix(self.seed, self.nonce, 7), i, 3);
+        h % (self.jitter_ms * 1000 + 1)
     }
 }
 
@@ -123,10 +137,7 @@ pub fn stream_body(frames: Vec<StreamFrame>, pacing: Pacing) -> MockBody {
             }
             if f.token && i > 0 {
                 due_us += pacing.per_token_us;
-                if pacing.jitter_ms > 0 {
-                    let h = super::faults::mix(pacing.seed, i as u64, 3);
-                    due_us += h % (pacing.jitter_ms * 1000 + 1);
-                }
+                due_us += pacing.jitter_us(i as u64);
             }
             due_us += pacing.drip_ms * 1000;
             let due = start + Duration::from_micros(due_us);
@@ -139,4 +150,38 @@ pub fn stream_body(frames: Vec<StreamFrame>, pacing: Pacing) -> MockBody {
         }
     });
     MockBody::Chan(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pacing;
+
+    #[test]
+    fn jitter_is_drawn_per_request_within_bounds_and_spread() {
+        let p = |nonce| Pacing {
+            jitter_ms: 10,
+            seed: 42,
+            nonce,
+            ..Pacing::default()
+        };
+        let draws: Vec<u64> = (0..4000).map(|n| p(n).jitter_us(0)).collect();
+        assert!(draws.iter().all(|d| *d <= 10_000), "within 0..=jitter_ms");
+        let mean = draws.iter().sum::<u64>() as f64 / draws.len() as f64;
+        assert!(
+            (4_500.0..5_500.0).contains(&mean),
+            "uniform mean ~5 ms: {mean}"
+        );
+        // Each tenth of the range gets roughly a tenth of the draws.
+        let mut deciles = [0u32; 10];
+        for d in &draws {
+            deciles[((d * 10) / 10_001) as usize] += 1;
+        }
+        assert!(
+            deciles.iter().all(|c| (300..500).contains(c)),
+            "{deciles:?}"
+        );
+        // Same request (seed, number) → same jitter; no jitter configured → none.
+        assert_eq!(p(7).jitter_us(3), p(7).jitter_us(3));
+        assert_eq!(Pacing::default().jitter_us(0), 0);
+    }
 }

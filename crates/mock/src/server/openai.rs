@@ -312,7 +312,8 @@ pub async fn finish_json(
     call: &Call<'_>,
 ) -> Response<MockBody> {
     let tokens: u64 = plans.iter().map(|p| u64::from(p.output_tokens)).sum();
-    let wait_us = pacing.ttft_ms * 1000 + tokens * pacing.per_token_us + pacing.jitter_ms * 500;
+    // One JSON answer is one chunk: one jitter draw (0..=jitter_ms), per request.
+    let wait_us = pacing.ttft_ms * 1000 + tokens * pacing.per_token_us + pacing.jitter_us(0);
     if wait_us > 0 {
         tokio::time::sleep(Duration::from_micros(wait_us)).await;
     }
@@ -366,6 +367,7 @@ pub fn pacing(st: &ProviderState, call: &Call<'_>, seed: u64) -> Pacing {
         },
         cut_after: (call.fault == Some(FaultKind::StreamCut)).then_some(call.cfg.cut_after_chunks),
         seed,
+        nonce: st.next_nonce(),
     }
 }
 

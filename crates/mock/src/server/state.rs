@@ -81,6 +81,7 @@ pub struct ProviderState {
     /// Current faults and the time (ms) they took effect.
     faults: RwLock<(Arc<FaultConfig>, i64)>,
     seq: AtomicU64,
+    nonce: AtomicU64,
     /// Counters.
     pub stats: Stats,
     /// Prompt-cache simulation.
@@ -99,6 +100,7 @@ impl ProviderState {
             tokenizer: Tokenizer::get(profile.tokenizer),
             faults: RwLock::new((Arc::new(profile.faults.clone()), now)),
             seq: AtomicU64::new(0),
+            nonce: AtomicU64::new(0),
             stats: Stats::default(),
             cache: PromptCache::new(profile.prompt_cache),
             clock,
@@ -117,6 +119,11 @@ impl ProviderState {
         *self.faults.write() = (Arc::new(cfg), self.clock.now_ms());
         self.seq.store(0, Ordering::Relaxed);
         self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Numbers an answer (never reset): jitter differs between identical requests.
+    pub fn next_nonce(&self) -> u64 {
+        self.nonce.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Changes when the faults are replaced.
