@@ -96,6 +96,7 @@ async fn every_report_runs_on_a_gateway_ledger() {
         );
     }
     let end = chrono::Utc::now().timestamp_millis() + 1;
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let r = Reader::open(&db).unwrap();
     let p = Period::new(start - 3_600_000, end + 3_600_000).unwrap();
 

@@ -21,6 +21,7 @@ async fn client_errors_are_shaped_and_recorded() {
     let env = common::start("").await;
     let url = env.url("/v1/chat/completions");
     let c = &env.client;
+    env.gw.gateway.ledger.flush().await.unwrap();
     let before = Reader::open(&env.db).unwrap().event_count().unwrap();
 
     // invalid JSON
@@ -197,6 +198,7 @@ async fn client_errors_are_shaped_and_recorded() {
 
     // Every refusal / client error above left a ledger row (unsupported endpoint aside: it
     // never reaches the pipeline).
+    env.gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let after = Reader::open(&env.db).unwrap().event_count().unwrap();
     assert!(
         after - before >= 10,

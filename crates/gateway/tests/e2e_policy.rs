@@ -238,6 +238,7 @@ async fn max_tokens_is_clamped_to_what_the_remaining_budget_pays_for() {
         "the upstream got max_tokens = clamp (it would answer {LONG_OUTPUT})"
     );
     assert_eq!(a.json()["choices"][0]["finish_reason"], "length");
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let spent = stack.spent(Dim::Key, &id);
     assert!(spent <= Money::parse_usd("0.005").unwrap(), "{spent}");
     assert!(
@@ -346,6 +347,7 @@ async fn spent_survives_a_restart_and_stored_budgets_apply_without_a_policy_sect
     let e = refusal.error();
     assert_eq!(e["scope"], "team:search");
     assert_eq!(e["limit_name"], "team-day");
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let total = stack.spent(Dim::Team, "search");
     assert_eq!(
         usd(&e["spent_usd"]),
@@ -413,6 +415,7 @@ window = "total"
     // 1500 tokens of gpt-4o cost $0.015 > $0.01: clamped, then refused by the stored limit.
     let (n, refusal) = until_refused(&stack, &gw, &secret, 0).await;
     assert!(n >= 1, "a clamped call fits in $0.01");
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let spent = stack.spent(Dim::Key, &id);
     assert!(spent <= Money::parse_usd("0.01").unwrap(), "{spent}");
     let e = refusal.error();

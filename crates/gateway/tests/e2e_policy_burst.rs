@@ -131,6 +131,7 @@ per_model = { "gpt-4o" = 2048 }
 "#;
     let gw = stack.gateway(cfg, Arc::new(jevons_core::SystemClock)).await;
     let answers = burst(&stack, &gw, &[secret], None).await;
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let (ok, _refused, settled) = check(&stack, &answers, &format!("key:{id}"), Dim::Key, &id);
     let _ = report("key budget", &stack, &answers, ok, settled);
     // Reserving 2048 tokens (≈ $0.0205) per call, at least ⌊$1 / $0.0206⌋ calls fit at once.
@@ -158,6 +159,7 @@ per_model = { "gpt-4o" = 2048 }
 "#;
     let gw = stack.gateway(cfg, Arc::new(jevons_core::SystemClock)).await;
     let answers = burst(&stack, &gw, &secrets, None).await;
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let (ok, _refused, settled) = check(&stack, &answers, "team:ads", Dim::Team, "ads");
     let _ = report("team budget, 4 keys", &stack, &answers, ok, settled);
     assert!(
@@ -181,6 +183,7 @@ async fn streaming_burst_with_right_sized_max_tokens_uses_nearly_all_the_budget(
     let cfg = "[policy]\n[[policy.budgets]]\nname = \"per-key\"\nscope = \"key:*\"\nlimit_usd = \"1.00\"\nwindow = \"day\"\n";
     let gw = stack.gateway(cfg, Arc::new(jevons_core::SystemClock)).await;
     let answers = burst(&stack, &gw, &[secret], Some(LONG_OUTPUT)).await;
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     let (ok, _, settled) = check(&stack, &answers, &format!("key:{id}"), Dim::Key, &id);
     let affordable = report(
         "key budget, max_tokens = 1500",

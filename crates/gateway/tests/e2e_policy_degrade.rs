@@ -62,6 +62,7 @@ window = "total"
     let ledger: Money = stack.events_of(&a.rid()).iter().map(|e| e.cost).sum();
     assert!(ledger > Money::ZERO);
     assert_eq!(row.spent, ledger);
+    gw.gateway.ledger.flush().await.unwrap(); // rollups include every answered call
     assert_eq!(stack.spent(Dim::Key, &id), ledger);
     gw.shutdown().await;
 }

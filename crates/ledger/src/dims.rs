@@ -32,7 +32,9 @@ const MAX_CACHED: usize = 100_000;
 /// Writer-side interner: value -> id, inserting new values inside the caller's transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    cache: HashMap<(u8, String), i64>,
+    /// One map per kind, looked up by `&str` (no allocation on a hit).
+    cache: HashMap<u8, HashMap<String, i64>>,
+    cached: usize,
 }
 
 impl Interner {
@@ -47,7 +49,7 @@ impl Interner {
             return Ok(0);
         };
         let k = kind as u8;
-        if let Some(id) = self.cache.get(&(k, v.to_string())) {
+        if let Some(id) = self.cache.get(&k).and_then(|m| m.get(v)) {
             return Ok(*id);
         }
         let found: Option<i64> = conn
@@ -62,18 +64,20 @@ impl Interner {
                 conn.last_insert_rowid()
             }
         };
-        if self.cache.len() >= MAX_CACHED {
+        if self.cached >= MAX_CACHED {
             // Bounded memory: high-cardinality values (task ids, users) would otherwise grow
             // the cache forever; a miss costs one indexed SELECT.
-            self.cache.clear();
+            self.clear();
         }
-        self.cache.insert((k, v.to_string()), id);
+        self.cache.entry(k).or_default().insert(v.to_string(), id);
+        self.cached += 1;
         Ok(id)
     }
 
     /// Forgets everything (after a rolled-back transaction the cache may hold dead ids).
     pub fn clear(&mut self) {
         self.cache.clear();
+        self.cached = 0;
     }
 }
 

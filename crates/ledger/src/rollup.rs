@@ -204,9 +204,12 @@ pub(crate) struct TaskAgg {
     totals: Totals,
 }
 
-/// One batch's rollup and task deltas, aggregated in memory.
+/// Rollup and task deltas of committed events not yet in the rollup tables, aggregated in
+/// memory (the writer flushes them in their own transaction; see `deferred`).
 #[derive(Debug, Default)]
 pub(crate) struct BatchAgg {
+    /// Events added since the last `clear`.
+    pub events: usize,
     rows: HashMap<(i64, i64, DimIds), Totals>,
     /// (kind, hour, value id) -> (requests, cost pico-dollars).
     scopes: HashMap<(u8, i64, i64), (i64, i128)>,
@@ -216,6 +219,7 @@ pub(crate) struct BatchAgg {
 impl BatchAgg {
     /// Adds one stored event with its interned dimension ids.
     pub fn add(&mut self, e: &LedgerEvent, dims: DimIds, task: i64, parent: i64) {
+        self.events += 1;
         for g in Granularity::ALL {
             let bucket = e.ts_ms.div_euclid(g.unit_ms());
             let d = match g {
@@ -257,20 +261,20 @@ impl BatchAgg {
         }
     }
 
-    /// Writes the deltas (one UPSERT per distinct row).
-    pub fn flush(self, conn: &Connection) -> rusqlite::Result<()> {
-        let set: String = SUM_COLS
-            .split(", ")
-            .map(|c| format!("{c}={c}+excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO rollups(gran, bucket, team, key, org, usr, customer, feature, model, provider, {SUM_COLS}) \
-             VALUES({}) ON CONFLICT(gran, bucket, team, key, org, usr, customer, feature, model, provider) DO UPDATE SET {set}",
-            (1..=29).map(|n| format!("?{n}")).collect::<Vec<_>>().join(",")
-        );
-        let mut st = conn.prepare_cached(&sql)?;
-        for ((g, b, d), t) in self.rows {
+    /// Forgets every delta (after they were flushed).
+    pub fn clear(&mut self) {
+        self.events = 0;
+        self.rows.clear();
+        self.scopes.clear();
+        self.tasks.clear();
+    }
+
+    /// Writes the deltas (one UPSERT per distinct row); the caller owns the transaction and
+    /// clears the deltas once it committed.
+    pub fn flush(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let (rollups_sql, tasks_sql) = upsert_sql();
+        let mut st = conn.prepare_cached(rollups_sql)?;
+        for (&(g, b, d), t) in &self.rows {
             let mut p: Vec<i64> = Vec::with_capacity(29);
             p.push(g);
             p.push(b);
@@ -283,7 +287,7 @@ impl BatchAgg {
              ON CONFLICT(kind, bucket, value) DO UPDATE SET \
              requests=requests+excluded.requests, cost=cost+excluded.cost",
         )?;
-        for ((kind, hour, id), (n, cost)) in self.scopes {
+        for (&(kind, hour, id), &(n, cost)) in &self.scopes {
             st.execute(rusqlite::params![
                 kind,
                 hour,
@@ -292,22 +296,8 @@ impl BatchAgg {
                 m(MoneySum::from_pico(cost))
             ])?;
         }
-        let set: String = SUM_COLS
-            .split(", ")
-            .map(|c| format!("{c}={c}+excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO tasks(task, parent, team, first_ts, last_ts, retries, ok, {SUM_COLS}) VALUES({}) \
-             ON CONFLICT(task) DO UPDATE SET \
-             parent=CASE WHEN parent=0 THEN excluded.parent ELSE parent END, \
-             team=CASE WHEN team=0 THEN excluded.team ELSE team END, \
-             first_ts=min(first_ts, excluded.first_ts), last_ts=max(last_ts, excluded.last_ts), \
-             retries=retries+excluded.retries, ok=ok+excluded.ok, {set}",
-            (1..=26).map(|n| format!("?{n}")).collect::<Vec<_>>().join(",")
-        );
-        let mut st = conn.prepare_cached(&sql)?;
-        for (task, t) in self.tasks {
+        let mut st = conn.prepare_cached(tasks_sql)?;
+        for (&task, t) in &self.tasks {
             let mut p: Vec<i64> = vec![
                 task, t.parent, t.team, t.first_ts, t.last_ts, t.retries, t.ok,
             ];
@@ -316,4 +306,33 @@ impl BatchAgg {
         }
         Ok(())
     }
+}
+
+/// The two UPSERT statements (rollups, tasks), built once.
+fn upsert_sql() -> (&'static str, &'static str) {
+    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (r, t) = SQL.get_or_init(|| {
+        let set: String = SUM_COLS
+            .split(", ")
+            .map(|c| format!("{c}={c}+excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let params = |n: usize| (1..=n).map(|k| format!("?{k}")).collect::<Vec<_>>().join(",");
+        let rollups = format!(
+            "INSERT INTO rollups(gran, bucket, team, key, org, usr, customer, feature, model, provider, {SUM_COLS}) \
+             VALUES({}) ON CONFLICT(gran, bucket, team, key, org, usr, customer, feature, model, provider) DO UPDATE SET {set}",
+            params(29)
+        );
+        let tasks = format!(
+            "INSERT INTO tasks(task, parent, team, first_ts, last_ts, retries, ok, {SUM_COLS}) VALUES({}) \
+             ON CONFLICT(task) DO UPDATE SET \
+             parent=CASE WHEN parent=0 THEN excluded.parent ELSE parent END, \
+             team=CASE WHEN team=0 THEN excluded.team ELSE team END, \
+             first_ts=min(first_ts, excluded.first_ts), last_ts=max(last_ts, excluded.last_ts), \
+             retries=retries+excluded.retries, ok=ok+excluded.ok, {set}",
+            params(26)
+        );
+        (rollups, tasks)
+    });
+    (r.as_str(), t.as_str())
 }

@@ -71,9 +71,11 @@ pub struct SqliteLedger {
 impl SqliteLedger {
     /// Opens or creates the ledger at `path` and starts its writer thread.
     pub fn open(path: &Path, opts: LedgerOptions) -> Result<SqliteLedger, LedgerError> {
-        let conn = schema::open(path, true)?;
+        let mut conn = schema::open(path, true)?;
         let sync = if opts.fsync { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!("PRAGMA synchronous={sync};"))?;
+        // Events a crashed writer committed but had not rolled up yet (see `deferred`).
+        crate::deferred::recover(&mut conn)?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WriterStats::default());
         let thread = writer::spawn(conn, rx, opts.max_batch, stats.clone()).map_err(|source| {
@@ -151,10 +153,13 @@ impl SqliteLedger {
         }
     }
 
+    /// Runs `f` on a pooled read connection after the writer has rolled up everything
+    /// acknowledged so far, so reads through the store see every recorded event.
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Reader) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, LedgerError> {
+        self.flush().await?;
         let pool = self.readers.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {

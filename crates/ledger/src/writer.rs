@@ -1,17 +1,20 @@
 //! The single writer: a std thread owning the write connection, fed by a channel. Group
-//! commit: it drains what is queued (up to `max_batch` events), writes them and their rollup
-//! deltas in one transaction, commits, then acknowledges every waiter.
+//! commit: it drains what is queued (up to `max_batch` events), writes them (with their
+//! `rollup_pending` markers) in one transaction, commits, then acknowledges every waiter.
+//! Their rollup deltas are written later, many events at a time (`deferred`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::deferred;
 use crate::dims::{tags_text, DimKind, Interner};
 use crate::error::LedgerError;
 use crate::event::{LedgerEvent, Receipt};
-use crate::rollup::BatchAgg;
+use crate::rollup::{BatchAgg, DimIds};
 
 /// A request to the writer.
 pub(crate) enum Msg {
@@ -49,7 +52,37 @@ pub(crate) fn spawn(
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stats: &WriterStats) {
     let mut interner = Interner::default();
-    while let Some(first) = rx.blocking_recv() {
+    // Rollup deltas of committed events, written every `deferred::FLUSH_EVERY`.
+    let mut deferred = BatchAgg::default();
+    let mut last_flush = Instant::now();
+    // Waiting with a deadline needs a timer: a small runtime of the writer thread's own.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build();
+    loop {
+        let first = if deferred.events == 0 {
+            rx.blocking_recv()
+        } else {
+            let left = deferred::FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+            match &timer {
+                Ok(rt) => {
+                    match rt.block_on(async { tokio::time::timeout(left, rx.recv()).await }) {
+                        Ok(m) => m,
+                        Err(_) => {
+                            let _ =
+                                flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
+                            continue;
+                        }
+                    }
+                }
+                // No timer: roll up at once rather than wait without a deadline.
+                Err(_) => {
+                    let _ = flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
+                    continue;
+                }
+            }
+        };
+        let Some(first) = first else { break };
         let mut n = msg_len(&first);
         let mut batch = vec![first];
         while n < max_batch {
@@ -61,51 +94,90 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
                 Err(_) => break,
             }
         }
-        match write_batch(&mut conn, &mut interner, &batch) {
-            Ok(counts) => {
+        let written = write_batch(&mut conn, &mut interner, &batch);
+        let mut flush_asked = false;
+        let result = match written {
+            Ok((counts, added)) => {
+                for (mi, ei, dims, task, parent) in added {
+                    if let Some(Msg::Events { events, .. }) = batch.get(mi) {
+                        if let Some(e) = events.get(ei) {
+                            deferred.add(e, dims, task, parent);
+                        }
+                    }
+                }
                 let seq = if n > 0 {
                     stats.events.fetch_add(n as u64, Ordering::Relaxed);
                     stats.commits.fetch_add(1, Ordering::Relaxed) + 1
                 } else {
                     stats.commits.load(Ordering::Relaxed)
                 };
-                for (m, (inserted, duplicates)) in batch.into_iter().zip(counts) {
-                    match m {
-                        Msg::Events { ack: Some(ack), .. } => {
-                            let _ = ack.send(Ok(Receipt {
-                                commit_seq: seq,
-                                inserted,
-                                duplicates,
-                                committed: true,
-                            }));
-                        }
-                        Msg::Events { ack: None, .. } => {}
-                        Msg::Flush(ack) => {
-                            let _ = ack.send(Ok(()));
-                        }
-                    }
-                }
+                Ok((seq, counts))
             }
             Err(e) => {
                 interner.clear();
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 let text = e.to_string();
                 tracing::error!(error = %text, events = n, "ledger batch failed");
-                for m in batch {
-                    match m {
-                        Msg::Events { ack: Some(ack), .. } => {
-                            let _ = ack.send(Err(LedgerError::WriteFailed(text.clone())));
+                Err(text)
+            }
+        };
+        // Events are acknowledged as soon as they are committed; `flush()` callers once the
+        // rollups (of everything before them) are written too.
+        let mut flushes = Vec::new();
+        for (i, m) in batch.into_iter().enumerate() {
+            match m {
+                Msg::Events { ack: Some(ack), .. } => {
+                    let _ = ack.send(match &result {
+                        Ok((seq, counts)) => {
+                            let (inserted, duplicates) = counts.get(i).copied().unwrap_or((0, 0));
+                            Ok(Receipt {
+                                commit_seq: *seq,
+                                inserted,
+                                duplicates,
+                                committed: true,
+                            })
                         }
-                        Msg::Events { ack: None, .. } => {}
-                        Msg::Flush(ack) => {
-                            let _ = ack.send(Err(LedgerError::WriteFailed(text.clone())));
-                        }
-                    }
+                        Err(text) => Err(LedgerError::WriteFailed(text.clone())),
+                    });
+                }
+                Msg::Events { ack: None, .. } => {}
+                Msg::Flush(ack) => {
+                    flush_asked = true;
+                    flushes.push(ack);
                 }
             }
         }
+        if flush_asked
+            || deferred.events >= deferred::FLUSH_EVENTS
+            || last_flush.elapsed() >= deferred::FLUSH_EVERY
+        {
+            let r = flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
+            for ack in flushes {
+                let _ = ack.send(match (&result, &r) {
+                    (Err(text), _) | (_, Err(text)) => Err(LedgerError::WriteFailed(text.clone())),
+                    _ => Ok(()),
+                });
+            }
+        }
     }
+    let _ = flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
     tracing::debug!("ledger writer stopped");
+}
+
+/// Writes the waiting rollup deltas (see `deferred`).
+fn flush_deferred(
+    conn: &mut Connection,
+    agg: &mut BatchAgg,
+    last: &mut Instant,
+    stats: &WriterStats,
+) -> Result<(), String> {
+    *last = Instant::now();
+    deferred::flush(conn, agg).map_err(|e| {
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+        let text = e.to_string();
+        tracing::error!(error = %text, events = agg.events, "ledger rollup flush failed; will retry");
+        text
+    })
 }
 
 fn msg_len(m: &Msg) -> usize {
@@ -115,43 +187,51 @@ fn msg_len(m: &Msg) -> usize {
     }
 }
 
-/// Writes a batch in one transaction; returns (inserted, duplicates) per message.
+/// Where a stored event sits in its batch (message, event) and what its rollup needs.
+type Added = (usize, usize, DimIds, i64, i64);
+
+/// (inserted, duplicates) per message, and the stored events' rollup inputs.
+type Written = (Vec<(u32, u32)>, Vec<Added>);
+
+/// Writes a batch's events (and their `rollup_pending` markers) in one transaction; returns
+/// (inserted, duplicates) per message and the stored events' rollup inputs.
 fn write_batch(
     conn: &mut Connection,
     interner: &mut Interner,
     batch: &[Msg],
-) -> Result<Vec<(u32, u32)>, LedgerError> {
+) -> Result<Written, LedgerError> {
     if batch.iter().all(|m| msg_len(m) == 0) {
-        return Ok(vec![(0, 0); batch.len()]);
+        return Ok((vec![(0, 0); batch.len()], Vec::new()));
     }
     let tx = conn.transaction()?;
-    let mut agg = BatchAgg::default();
     let mut counts = Vec::with_capacity(batch.len());
-    for m in batch {
+    let mut added = Vec::new();
+    for (mi, m) in batch.iter().enumerate() {
         let (mut ins, mut dup) = (0u32, 0u32);
         if let Msg::Events { events, .. } = m {
-            for e in events {
-                if insert_event(&tx, interner, e, &mut agg)? {
-                    ins += 1;
-                } else {
-                    dup += 1;
+            for (ei, e) in events.iter().enumerate() {
+                match insert_event(&tx, interner, e)? {
+                    Some((dims, task, parent)) => {
+                        ins += 1;
+                        added.push((mi, ei, dims, task, parent));
+                    }
+                    None => dup += 1,
                 }
             }
         }
         counts.push((ins, dup));
     }
-    agg.flush(&tx)?;
     tx.commit()?;
-    Ok(counts)
+    Ok((counts, added))
 }
 
-/// Inserts one event; returns false when it was already stored (then no rollup change).
+/// Inserts one event and its pending-rollup marker; returns its rollup dimension ids, task
+/// and parent, or `None` when it was already stored (then no rollup change).
 fn insert_event(
     conn: &Connection,
     it: &mut Interner,
     e: &LedgerEvent,
-    agg: &mut BatchAgg,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<Option<(DimIds, i64, i64)>> {
     let a = &e.attribution;
     let key = it.id(conn, DimKind::Key, Some(&a.key_id))?;
     let team = it.id(conn, DimKind::Team, Some(&a.team))?;
@@ -217,20 +297,19 @@ fn insert_event(
             e.cache_savings.pico(),
         ])?;
     if n == 0 {
-        return Ok(false);
+        return Ok(None);
     }
+    deferred::mark(conn, &e.request_id.0.to_be_bytes(), e.attempt)?;
     // Rollups group by the served model when there is one, else the requested model
     // (refusals never reach a provider but still belong to a model).
     let roll_model = if model != 0 { model } else { req_model };
-    agg.add(
-        e,
+    Ok(Some((
         [
             team, key, org, user, customer, feature, roll_model, provider,
         ],
         task,
         parent,
-    );
-    Ok(true)
+    )))
 }
 
 pub(crate) fn sat(v: u64) -> i64 {
