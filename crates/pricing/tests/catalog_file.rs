@@ -66,10 +66,23 @@ fn every_bad_entry_reported() {
     assert_eq!(i[0].entry.as_deref(), Some("entries[0] p/a"));
     assert_eq!(i[0].line, Some(2));
     assert_eq!(
-        (i[1].entry.as_deref(), i[1].line),
-        (Some("entries[1]"), Some(3))
+        (i[1].entry.as_deref(), i[1].field.as_deref(), i[1].line),
+        (
+            Some("entries[1] p/b"),
+            Some("standard.prices.input"),
+            Some(3)
+        )
     );
-    assert!(i[2].message.contains("colour"), "{}", i[2].message);
+    assert!(
+        i[1].message.contains("'abc' is not a decimal number"),
+        "{}",
+        i[1].message
+    );
+    assert_eq!(
+        (i[2].entry.as_deref(), i[2].field.as_deref()),
+        (Some("entries[2] p/c"), Some("colour"))
+    );
+    assert!(i[2].message.contains("unknown field"), "{}", i[2].message);
     assert!(i[3].message.contains("duplicate"));
     assert_eq!(i[3].line, Some(5));
 }
@@ -78,4 +91,60 @@ fn every_bad_entry_reported() {
 fn wrong_format_tag() {
     let i = issues(r#"{"format":"v0","source":{"name":"t"},"as_of":"","entries":[]}"#);
     assert_eq!(i[0].field.as_deref(), Some("format"));
+}
+
+#[test]
+fn every_problem_of_one_entry_named_with_file_entry_and_field() {
+    let src = format!(
+        "{HEAD}\n{}\n]}}",
+        r#"{"provider":"acme","model":"m1","canonical":"m1","mode":"chat","source":"s","as_of":"d","max_input_tokens":-5,"colour":"red","standard":{"prices":{"input":"ten","output":2.5,"cache_read":"-1","speed":"1"},"context_tiers":[{"above_input_tokens":0,"prices":{"input":"1"}},{"prices":{},"extra":1}]},"batch":[],"web_search_per_call":"x"}"#
+    );
+    let i = issues(&src);
+    let mut got: Vec<(String, String)> = i
+        .iter()
+        .map(|x| (x.field.clone().unwrap_or_default(), x.message.clone()))
+        .collect();
+    got.sort();
+    let want: &[(&str, &str)] = &[
+        ("batch", "expected an object"),
+        ("colour", "unknown field; expected provider, model"),
+        (
+            "max_input_tokens",
+            "expected a whole number >= 0, found `-5`",
+        ),
+        (
+            "standard.context_tiers[0].above_input_tokens",
+            "strictly ascending",
+        ),
+        ("standard.context_tiers[1].above_input_tokens", "missing"),
+        ("standard.context_tiers[1].extra", "unknown field"),
+        ("standard.prices.cache_read", "price -1 is negative"),
+        ("standard.prices.input", "'ten' is not a decimal number"),
+        (
+            "standard.prices.output",
+            "expected a decimal string such as \"2.5\"",
+        ),
+        ("standard.prices.speed", "unknown price `speed`"),
+        ("web_search_per_call", "'x' is not a decimal number"),
+    ];
+    assert_eq!(got.len(), want.len(), "{i:#?}");
+    for ((field, msg), (wf, wm)) in got.iter().zip(want) {
+        assert_eq!(field, wf);
+        assert!(msg.contains(wm), "{field}: {msg} lacks {wm}");
+    }
+    for x in &i {
+        assert_eq!(x.file, "cat.json");
+        assert_eq!(x.entry.as_deref(), Some("entries[0] acme/m1"));
+        assert_eq!(x.line, Some(2));
+    }
+    let text = PricingError::Invalid {
+        file: "cat.json".into(),
+        issues: i,
+    }
+    .to_string();
+    assert!(text.starts_with("11 problem(s) in cat.json:"), "{text}");
+    assert!(
+        text.contains("cat.json:2: entry entries[0] acme/m1, field `standard.prices.input`: 'ten' is not a decimal number"),
+        "{text}"
+    );
 }

@@ -65,7 +65,7 @@ fn truncated_json_is_an_error_with_file_and_line() {
 fn non_numeric_and_negative_prices_skip_the_entry_naming_key_and_field() {
     let src = r#"{
   "good": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06, "output_cost_per_token": "2e-06"},
-  "word": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": "one", "output_cost_per_token": 2e-06},
+  "word": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": "one", "output_cost_per_token": 2e-06, "cache_read_input_token_cost": "x"},
   "neg": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06, "output_cost_per_token": -2e-06},
   "nobj": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": {"x": 1}}
 }"#;
@@ -80,25 +80,22 @@ fn non_numeric_and_negative_prices_skip_the_entry_naming_key_and_field() {
             .map(|d| d.to_string()),
         Some("2".into())
     );
-    let mut bad = r.skipped_invalid.clone();
+    assert_eq!(r.invalid_entries(), 3);
+    let mut bad: Vec<String> = r.skipped_invalid.iter().map(|i| i.to_string()).collect();
     bad.sort();
-    assert_eq!(bad.len(), 3, "{bad:?}");
-    assert!(
-        bad[0].starts_with("neg: ")
-            && bad[0].contains("standard.prices.output")
-            && bad[0].contains("negative"),
-        "{}",
-        bad[0]
+    assert_eq!(
+        bad,
+        [
+            "map.json: entry neg, field `standard.prices.output`: price -2 is negative; prices are USD per million tokens, >= 0",
+            "map.json: entry nobj, field `input_cost_per_token`: {\"x\": 1} is not a number",
+            "map.json: entry word, field `cache_read_input_token_cost`: \"x\" is not a number",
+            "map.json: entry word, field `input_cost_per_token`: \"one\" is not a number",
+        ]
     );
-    assert!(
-        bad[1].starts_with("nobj: ") && bad[1].contains("input_cost_per_token"),
-        "{}",
-        bad[1]
-    );
-    assert!(
-        bad[2].starts_with("word: ")
-            && bad[2].contains("input_cost_per_token = \"one\" is not a number"),
-        "{}",
-        bad[2]
-    );
+    // --strict: the same problems, as an error.
+    let Err(PricingError::Invalid { file, issues }) = r.strict("map.json") else {
+        panic!("strict import with invalid entries must fail")
+    };
+    assert_eq!((file.as_str(), issues.len()), ("map.json", 4));
+    assert!(ImportReport::default().strict("x").is_ok());
 }

@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
-use jevons_core::{Clock, Money, SystemClock, Usage};
-use jevons_pricing::import::litellm;
+use jevons_core::{Money, Usage};
 use jevons_pricing::{cost, Catalog, Dim, Overrides, PriceEntry, PriceSet, ServiceTier};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::output::{Format, Rows};
+
+#[path = "prices_import.rs"]
+mod import;
+pub use import::ImportCommand;
 
 /// Options every `prices` subcommand takes.
 #[derive(ClapArgs, Debug, Clone)]
@@ -95,25 +98,6 @@ pub struct CostArgs {
     common: Common,
 }
 
-/// `jevons prices import ...`
-#[derive(Subcommand, Debug)]
-pub enum ImportCommand {
-    /// LiteLLM's model_prices_and_context_window.json.
-    Litellm {
-        /// The price map file.
-        file: PathBuf,
-        /// Where to write the catalog (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// LiteLLM version of the snapshot (goes into `source`).
-        #[arg(long, default_value = "1.109.1")]
-        litellm_version: String,
-        /// Date of the snapshot, YYYY-MM-DD (default: today).
-        #[arg(long)]
-        as_of: Option<String>,
-    },
-}
-
 /// Runs the command.
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
@@ -132,7 +116,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             out,
             litellm_version,
             as_of,
-        }) => import(&file, out, &litellm_version, as_of),
+            strict,
+            format,
+        }) => import::import(&file, out, &litellm_version, as_of, strict, format),
     }
 }
 
@@ -416,52 +402,4 @@ fn compare(cat: &Catalog, canonical: &str, f: Format) -> anyhow::Result<()> {
         "note": "blended = (3*input + output)/4 USD per million tokens; entries priced 0 are listed but left out of min/median/max",
     });
     emit(cat, &rows, "entries", extra, f)
-}
-
-fn import(
-    file: &PathBuf,
-    out: Option<PathBuf>,
-    version: &str,
-    as_of: Option<String>,
-) -> anyhow::Result<()> {
-    let src =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let as_of = as_of.unwrap_or_else(|| SystemClock.now().format("%Y-%m-%d").to_string());
-    let label = file.display().to_string();
-    let (cat, r) = litellm::import(&src, &label, litellm::litellm_source(version), &as_of)?;
-    let text = cat.to_json()?;
-    match &out {
-        Some(p) => {
-            std::fs::write(p, &text).with_context(|| format!("cannot write {}", p.display()))?
-        }
-        None => print!("{text}"),
-    }
-    let skipped_mode: usize = r.skipped_mode.values().sum();
-    eprintln!(
-        "imported {} of {} keys: skipped {} non-model keys ({}), {} out-of-scope modes {:?}, {} without per-token prices, {} invalid",
-        r.imported, r.keys, r.non_model_keys.len(), r.non_model_keys.join(", "), skipped_mode,
-        r.skipped_mode, r.skipped_no_price.len(), r.skipped_invalid.len()
-    );
-    for s in &r.skipped_invalid {
-        eprintln!("  invalid: {s}");
-    }
-    if !r.ignored_price_keys.is_empty() {
-        let keys: Vec<String> = r
-            .ignored_price_keys
-            .iter()
-            .map(|(k, n)| format!("{k} ({n})"))
-            .collect();
-        eprintln!(
-            "price keys not carried by the catalog format: {}",
-            keys.join(", ")
-        );
-    }
-    if let Some(p) = out {
-        eprintln!(
-            "wrote {} (sha256 of source {})",
-            p.display(),
-            cat.meta().source.sha256
-        );
-    }
-    Ok(())
 }

@@ -1,6 +1,9 @@
 //! The catalog file format (JSON, see `docs/catalog-format.md`): document types, a parser
-//! that reports every problem of a file at once (entry, field, line), and a writer that
-//! puts one entry per line so diffs stay readable.
+//! that reports every problem of a file at once (file, line, entry `provider/model`, field;
+//! entries are read field by field in `entry.rs`), and a writer that puts one entry per
+//! line so diffs stay readable.
+
+mod entry;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -247,32 +250,38 @@ pub fn parse(src: &str, file: &str) -> Result<(CatalogMeta, Vec<PriceEntry>), Pr
     for (i, raw) in doc.entries.iter().enumerate() {
         let offset = (raw.get().as_ptr() as usize).saturating_sub(base);
         let line = line_of(src, offset);
-        match serde_json::from_str::<EntryDoc>(raw.get()) {
-            Err(e) => issues.push(Issue {
+        let before = issues.len();
+        let mut reader = entry::Reader {
+            src,
+            file,
+            label: String::new(),
+            issues: &mut issues,
+        };
+        let Some((d, read_ok)) = reader.entry(raw, i) else {
+            continue;
+        };
+        let label = std::mem::take(&mut reader.label);
+        // Value checks (negative prices, tier order...) on what could be read; a field
+        // already reported as unreadable is not reported twice.
+        let reported: HashSet<Option<String>> =
+            issues[before..].iter().map(|x| x.field.clone()).collect();
+        let found: Vec<Issue> = check_entry(&d, file, &label, Some(line))
+            .into_iter()
+            .filter(|x| !reported.contains(&x.field))
+            .collect();
+        if read_ok && !seen.insert((d.provider.clone(), d.model.clone())) {
+            issues.push(Issue {
                 file: file.into(),
-                line: Some(line + e.line().saturating_sub(1)),
-                entry: Some(format!("entries[{i}]")),
+                line: Some(line),
+                entry: Some(label),
                 field: None,
-                message: e.to_string(),
-            }),
-            Ok(d) => {
-                let label = format!("entries[{i}] {}/{}", d.provider, d.model);
-                let found = check_entry(&d, file, &label, Some(line));
-                if !seen.insert((d.provider.clone(), d.model.clone())) {
-                    issues.push(Issue {
-                        file: file.into(),
-                        line: Some(line),
-                        entry: Some(label),
-                        field: None,
-                        message: "duplicate (provider, model); keep one entry".into(),
-                    });
-                }
-                if found.is_empty() {
-                    entries.push(d.into_entry());
-                }
-                issues.extend(found);
-            }
+                message: "duplicate (provider, model); keep one entry".into(),
+            });
         }
+        if read_ok && found.is_empty() {
+            entries.push(d.into_entry());
+        }
+        issues.extend(found);
     }
     if issues.is_empty() {
         let meta = CatalogMeta {

@@ -18,30 +18,12 @@ use crate::error::{Issue, PricingError};
 use crate::format::{check_entry, CatalogMeta, EntryDoc, SourceInfo, FORMAT};
 use crate::price::{ContextTier, Dim, Plan, PriceSet};
 
+pub use super::report::ImportReport;
+
 /// Modes imported; others (image generation, audio, rerank...) are skipped.
 pub const MODES: &[&str] = &["chat", "completion", "responses", "embedding"];
 
 type Obj = HashMap<String, Box<RawValue>>;
-
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Top-level keys in the file (model entries + non-model keys).
-    pub keys: usize,
-    /// Entries written to the catalog.
-    pub imported: usize,
-    /// Non-model keys skipped (`sample_spec`, `fallback_generalizations`, non-objects).
-    pub non_model_keys: Vec<String>,
-    /// Entries skipped by mode (mode → count).
-    pub skipped_mode: BTreeMap<String, usize>,
-    /// Entries in scope without any per-token price.
-    pub skipped_no_price: Vec<String>,
-    /// Entries in scope that could not be read (key: reason).
-    pub skipped_invalid: Vec<String>,
-    /// Price keys present in imported entries that the catalog format does not carry
-    /// (key → number of entries), e.g. per-second or 12-hour-cache prices.
-    pub ignored_price_keys: BTreeMap<String, usize>,
-}
 
 /// Parsed form of one price key: dimension, context threshold, tier suffix.
 struct PriceKey {
@@ -156,7 +138,8 @@ fn read_bands(raw: &RawValue, plan: &mut Plan) -> Result<(), String> {
     Ok(())
 }
 
-/// Converts one in-scope LiteLLM entry. `Ok(None)`: no per-token price at all.
+/// Converts one in-scope LiteLLM entry. `Ok(None)`: no per-token price at all. Errors:
+/// every unreadable price key of the entry, as (key, what is wrong).
 fn convert(
     key: &str,
     obj: &Obj,
@@ -165,37 +148,51 @@ fn convert(
     label: &str,
     as_of: &str,
     ignored: &mut BTreeMap<String, usize>,
-) -> Result<Option<EntryDoc>, String> {
+) -> Result<Option<EntryDoc>, Vec<(String, String)>> {
     let mut plans: BTreeMap<&'static str, Plan> = BTreeMap::new();
     let mut web = None;
+    let mut bad: Vec<(String, String)> = Vec::new();
     let cache_hit = obj.get("input_cost_per_token_cache_hit");
-    for (k, v) in obj {
+    let mut keys: Vec<&String> = obj.keys().collect();
+    keys.sort();
+    for k in keys {
+        let v = &obj[k];
         if let Some(pk) = parse_key(k) {
-            let price = per_token_to_per_mtok(v.get())
-                .ok_or_else(|| format!("{k} = {} is not a number", v.get()))?;
-            let plan = plans.entry(pk.tier.unwrap_or("standard")).or_default();
-            set_price(plan, pk.above, pk.dim, price);
+            match per_token_to_per_mtok(v.get()) {
+                Some(price) => {
+                    let plan = plans.entry(pk.tier.unwrap_or("standard")).or_default();
+                    set_price(plan, pk.above, pk.dim, price);
+                }
+                None => bad.push((k.clone(), format!("{} is not a number", v.get()))),
+            }
         } else if k == "search_context_cost_per_query" {
-            let o: Obj = serde_json::from_str(v.get()).map_err(|e| format!("{k}: {e}"))?;
-            web = o
-                .get("search_context_size_medium")
-                .and_then(|r| decimal_from_json_text(r.get()));
+            match serde_json::from_str::<Obj>(v.get()) {
+                Ok(o) => {
+                    web = o
+                        .get("search_context_size_medium")
+                        .and_then(|r| decimal_from_json_text(r.get()))
+                }
+                Err(e) => bad.push((k.clone(), e.to_string())),
+            }
         } else if k == "tiered_pricing" {
-            read_bands(v, plans.entry("standard").or_default()).map_err(|e| format!("{k}: {e}"))?;
+            if let Err(e) = read_bands(v, plans.entry("standard").or_default()) {
+                bad.push((k.clone(), e));
+            }
         } else if k == "input_cost_per_token_cache_hit" {
             // DeepSeek-style cache hit price: a cache read (used when no explicit one).
+            if per_token_to_per_mtok(v.get()).is_none() {
+                bad.push((k.clone(), format!("{} is not a number", v.get())));
+            }
         } else if is_price_key(k) {
             *ignored.entry(k.clone()).or_default() += 1;
         }
     }
+    if !bad.is_empty() {
+        return Err(bad);
+    }
     let mut std = plans.remove("standard").unwrap_or_default();
     if std.prices.cache_read.is_none() {
-        if let Some(v) = cache_hit {
-            std.prices.cache_read = Some(
-                per_token_to_per_mtok(v.get())
-                    .ok_or("input_cost_per_token_cache_hit is not a number")?,
-            );
-        }
+        std.prices.cache_read = cache_hit.and_then(|v| per_token_to_per_mtok(v.get()));
     }
     if mode == "embedding" && std.prices.output.is_none() {
         std.prices.output = Some(Decimal::ZERO); // embeddings generate no tokens
@@ -289,22 +286,23 @@ pub fn import(
             &mut report.ignored_price_keys,
         ) {
             Ok(None) => report.skipped_no_price.push(key.clone()),
-            Err(e) => report.skipped_invalid.push(format!("{key}: {e}")),
+            Err(bad) => {
+                for (field, message) in bad {
+                    report.skipped_invalid.push(Issue {
+                        file: file.to_string(),
+                        line: None,
+                        entry: Some(key.clone()),
+                        field: Some(field),
+                        message,
+                    });
+                }
+            }
             Ok(Some(doc)) => {
                 let issues = check_entry(&doc, file, key, None);
                 if issues.is_empty() {
                     docs.push(doc);
                 } else {
-                    let why: Vec<String> = issues
-                        .iter()
-                        .map(|i| match &i.field {
-                            Some(f) => format!("field `{f}`: {}", i.message),
-                            None => i.message.clone(),
-                        })
-                        .collect();
-                    report
-                        .skipped_invalid
-                        .push(format!("{key}: {}", why.join("; ")));
+                    report.skipped_invalid.extend(issues);
                 }
             }
         }

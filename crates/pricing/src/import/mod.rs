@@ -2,3 +2,4 @@
 
 pub mod litellm;
 pub mod number;
+pub mod report;
