@@ -66,7 +66,8 @@ pub fn write(dir: &tempfile::TempDir, name: &str, events: Vec<LedgerEvent>) -> P
 }
 
 /// The seeded fixture: 20,000 synthetic events over 14 days from 2026-11-01, a spend spike
-/// by `user7` on 2026-11-14 15:00, and a runaway task `runaway` with 120 calls.
+/// by `user7` on 2026-11-14 15:00, and a runaway task `runaway` with 300 calls ($3.30; the
+/// synthetic tasks are bursts of at most 60 calls).
 pub fn fixture(dir: &tempfile::TempDir) -> PathBuf {
     let mut ev = generate(SynthSpec {
         events: 20_000,
@@ -90,7 +91,7 @@ pub fn fixture(dir: &tempfile::TempDir) -> PathBuf {
             210_000_000_000,
         ));
     }
-    for i in 0..120u128 {
+    for i in 0..300u128 {
         let u = Usage {
             input: 3_000,
             output: 500,
@@ -102,7 +103,7 @@ pub fn fixture(dir: &tempfile::TempDir) -> PathBuf {
             ("infra", "user3", "agent"),
             ("o3-mini", "openai"),
             u,
-            5_500_000_000,
+            11_000_000_000,
         );
         e.attribution.task = Some("runaway".into());
         ev.push(e);
