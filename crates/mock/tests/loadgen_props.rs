@@ -1,5 +1,5 @@
 //! Property tests: the SSE reader gives the same result however the stream is split into
-//! chunks (and with CRLF line ends); plans are deterministic and well-formed for any seed.
+//! chunks (and with CRLF line ends), and stops after exactly K events however split; plans are deterministic and well-formed for any seed.
 
 // Helpers outside #[test] fns are test code too; clippy.toml only covers #[test] bodies.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -76,6 +76,33 @@ proptest! {
         if tool {
             prop_assert_eq!(&summary.tool_calls[0].arguments, "{\"a\":1}");
         }
+    }
+
+    #[test]
+    fn feed_until_stops_after_exactly_k_events_however_split(
+        words in prop::collection::vec("[a-z]{1,4}", 1..10),
+        k in 1u32..16,
+        cuts in prop::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let text = openai_stream(&words, false);
+        let bytes = text.as_bytes();
+        let total = words.len() as u32 + 2;
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut r = SseReader::new(WireFormat::OpenAi);
+        let mut at = 0;
+        let mut stopped = false;
+        for c in cuts.into_iter().chain([bytes.len()]) {
+            if r.feed_until(&bytes[at..c], k).unwrap() {
+                stopped = true;
+                break;
+            }
+            at = c;
+        }
+        prop_assert_eq!(r.events(), k.min(total));
+        // Stopping early (K < total) never sees the terminal event; K >= total reads it all.
+        prop_assert_eq!(stopped && !r.done(), k < total);
+        prop_assert_eq!(r.done(), k >= total);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One HTTP exchange: a pooled keep-alive hyper client, the request with its auth and
 //! attribution headers, and the response read as it arrives (TTFT on the first body chunk,
-//! SSE events counted, client-side disconnect after K events), classified into an outcome.
+//! SSE events counted, client-side disconnect after exactly K events), classified into an outcome.
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -207,16 +207,18 @@ async fn exchange(
                 if ttft.is_none() {
                     *ttft = Some(start.elapsed());
                 }
-                if let Err(f) = sse.feed(data) {
-                    return match f {
-                        StreamFault::Malformed => Outcome::Malformed,
-                        StreamFault::ErrorEvent => Outcome::StreamError,
-                    };
-                }
-                if !sse.done() && out.disconnect_after.is_some_and(|k| sse.events() >= k) {
-                    // Dropping `body` closes the connection mid-stream.
-                    *summary = Some(sse.finish());
-                    return Outcome::Disconnected;
+                // Exactly K events are consumed, however the bytes were split: the client
+                // disconnects whenever the stream had more than K.
+                let limit = out.disconnect_after.unwrap_or(u32::MAX);
+                match sse.feed_until(data, limit) {
+                    Err(StreamFault::Malformed) => return Outcome::Malformed,
+                    Err(StreamFault::ErrorEvent) => return Outcome::StreamError,
+                    Ok(true) if !sse.done() => {
+                        // Dropping `body` closes the connection mid-stream.
+                        *summary = Some(sse.finish());
+                        return Outcome::Disconnected;
+                    }
+                    Ok(_) => {}
                 }
             }
         }

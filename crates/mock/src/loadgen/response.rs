@@ -263,6 +263,15 @@ impl SseReader {
 
     /// Feeds bytes as they arrive.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), StreamFault> {
+        self.feed_until(chunk, u32::MAX).map(|_| ())
+    }
+
+    /// Feeds bytes as they arrive but stops consuming once `max_events` events have been
+    /// read, wherever the chunk boundaries fall; true when it stopped there.
+    pub fn feed_until(&mut self, chunk: &[u8], max_events: u32) -> Result<bool, StreamFault> {
+        if self.events >= max_events {
+            return Ok(true);
+        }
         for &b in chunk {
             if b != b'\n' {
                 self.line.push(b);
@@ -276,6 +285,10 @@ impl SseReader {
                     let data = std::mem::take(&mut self.data);
                     self.events += 1;
                     self.event(&data)?;
+                    if self.events >= max_events {
+                        self.line.clear();
+                        return Ok(true);
+                    }
                 }
             } else if let Some(rest) = self.line.strip_prefix(b"data:") {
                 let rest = rest.strip_prefix(b" ").unwrap_or(rest);
@@ -286,7 +299,7 @@ impl SseReader {
             }
             self.line.clear();
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The summary so far (tool calls assembled from their fragments).
