@@ -1,7 +1,10 @@
 //! Month-end projection per budget: month-to-date spend of the budget's scope, the daily
 //! run rate (MTD ÷ elapsed days, fractional), projected to the end of the calendar month
 //! (UTC), with a range from the lowest and highest complete day so far. Budgets come from
-//! the ledger's `budgets` table; with none, one line per team.
+//! the ledger's `budgets` table; with none, one line per team. A `kind:*` budget (a limit
+//! for each value of the dimension) is projected per value.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use jevons_core::MoneySum;
@@ -19,7 +22,8 @@ const DAY: i64 = 86_400_000;
 pub struct BudgetLine {
     /// Budget name (or `team:<name>`).
     pub name: String,
-    /// Scope dimension and value (`None` value: all traffic).
+    /// Scope dimension and value (`None`: every value, `kind:*`; projections always name
+    /// the value).
     pub scope: (Dim, Option<String>),
     /// Limit per window, if any.
     pub limit_usd: Option<Decimal>,
@@ -107,59 +111,106 @@ pub fn month_bounds(now_ms: i64) -> (i64, i64) {
     (ms(first), ms(next))
 }
 
-/// Projects each budget's scope to the end of the month holding `now_ms`.
+/// Projects each budget's scope to the end of the month holding `now_ms`. A `kind:*`
+/// budget limits each value of its dimension separately, so it gets one projection per
+/// value seen this month (values with no spend this month have nothing to project), sorted
+/// by projected share of the limit (then projected spend), highest first.
 pub fn forecast(
     reader: &Reader,
     budgets: &[BudgetLine],
     now_ms: i64,
 ) -> Result<Vec<Projection>, ReportError> {
+    let (m0, _) = month_bounds(now_ms);
+    let mut out = Vec::new();
+    for b in budgets {
+        let (dim, value) = &b.scope;
+        let rows = reader.spend(&SpendQuery {
+            by: if value.is_none() {
+                vec![*dim]
+            } else {
+                Vec::new()
+            },
+            filters: value.iter().map(|v| (*dim, v.clone())).collect(),
+            since_ms: m0,
+            until_ms: now_ms,
+            bucket: Some(Granularity::Day),
+        })?;
+        if value.is_some() {
+            let days: Vec<(i64, MoneySum)> = rows
+                .iter()
+                .filter_map(|r| Some((r.bucket_start_ms?, r.totals.cost)))
+                .collect();
+            out.push(project(b.clone(), &days, now_ms));
+            continue;
+        }
+        let mut per_value: BTreeMap<String, Vec<(i64, MoneySum)>> = BTreeMap::new();
+        for r in &rows {
+            let (Some(Some(v)), Some(day)) = (r.keys.first(), r.bucket_start_ms) else {
+                continue;
+            };
+            per_value
+                .entry(v.clone())
+                .or_default()
+                .push((day, r.totals.cost));
+        }
+        let mut lines: Vec<Projection> = per_value
+            .into_iter()
+            .map(|(v, days)| {
+                let line = BudgetLine {
+                    scope: (*dim, Some(v)),
+                    ..b.clone()
+                };
+                project(line, &days, now_ms)
+            })
+            .collect();
+        lines.sort_by(|x, y| {
+            (y.projected_share_of_limit, y.projected)
+                .cmp(&(x.projected_share_of_limit, x.projected))
+                .then_with(|| x.budget.scope.1.cmp(&y.budget.scope.1))
+        });
+        out.extend(lines);
+    }
+    Ok(out)
+}
+
+/// The projection of one scope value from its spend per day (day start ms, cost) this month.
+fn project(b: BudgetLine, days: &[(i64, MoneySum)], now_ms: i64) -> Projection {
     let (m0, m1) = month_bounds(now_ms);
     let elapsed = Decimal::from(now_ms - m0) / Decimal::from(DAY);
     let remaining = Decimal::from(m1 - now_ms) / Decimal::from(DAY);
-    budgets
-        .iter()
-        .map(|b| {
-            let rows = reader.spend(&SpendQuery {
-                filters: b.scope.1.iter().map(|v| (b.scope.0, v.clone())).collect(),
-                since_ms: m0,
-                until_ms: now_ms,
-                bucket: Some(Granularity::Day),
-                ..SpendQuery::default()
-            })?;
-            let mtd = rows.iter().fold(MoneySum::ZERO, |a, r| a + r.totals.cost);
-            let today = now_ms - now_ms.rem_euclid(DAY);
-            let full: Vec<Decimal> = (0..((today - m0) / DAY))
-                .map(|i| {
-                    let day = m0 + i * DAY;
-                    usd(rows
-                        .iter()
-                        .filter(|r| r.bucket_start_ms == Some(day))
-                        .fold(MoneySum::ZERO, |a, r| a + r.totals.cost))
-                })
-                .collect();
-            let rate = if elapsed.is_zero() {
-                Decimal::ZERO
-            } else {
-                usd(mtd) / elapsed
-            };
-            let lo = full.iter().copied().min().unwrap_or(rate);
-            let hi = full.iter().copied().max().unwrap_or(rate);
-            let projected = usd(mtd) + rate * remaining;
-            let monthly = b.window.as_deref() == Some("month");
-            Ok(Projection {
-                budget: b.clone(),
-                mtd,
-                daily_rate: usd_to_sum(rate),
-                projected: usd_to_sum(projected),
-                low: usd_to_sum(usd(mtd) + lo.min(rate) * remaining),
-                high: usd_to_sum(usd(mtd) + hi.max(rate) * remaining),
-                projected_share_of_limit: b
-                    .limit_usd
-                    .filter(|l| monthly && !l.is_zero())
-                    .map(|l| (projected / l).round_dp(4)),
-            })
+    let mtd = days.iter().fold(MoneySum::ZERO, |a, (_, c)| a + *c);
+    let today = now_ms - now_ms.rem_euclid(DAY);
+    let full: Vec<Decimal> = (0..((today - m0) / DAY))
+        .map(|i| {
+            let day = m0 + i * DAY;
+            usd(days
+                .iter()
+                .filter(|(d, _)| *d == day)
+                .fold(MoneySum::ZERO, |a, (_, c)| a + *c))
         })
-        .collect()
+        .collect();
+    let rate = if elapsed.is_zero() {
+        Decimal::ZERO
+    } else {
+        usd(mtd) / elapsed
+    };
+    let lo = full.iter().copied().min().unwrap_or(rate);
+    let hi = full.iter().copied().max().unwrap_or(rate);
+    let projected = usd(mtd) + rate * remaining;
+    let monthly = b.window.as_deref() == Some("month");
+    let share = b
+        .limit_usd
+        .filter(|l| monthly && !l.is_zero())
+        .map(|l| (projected / l).round_dp(4));
+    Projection {
+        budget: b,
+        mtd,
+        daily_rate: usd_to_sum(rate),
+        projected: usd_to_sum(projected),
+        low: usd_to_sum(usd(mtd) + lo.min(rate) * remaining),
+        high: usd_to_sum(usd(mtd) + hi.max(rate) * remaining),
+        projected_share_of_limit: share,
+    }
 }
 
 /// One budget line per team seen this month (when no budgets are stored).
