@@ -89,6 +89,8 @@ struct StreamOpts {
 #[derive(Deserialize)]
 struct Msg {
     role: String,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default, deserialize_with = "content_direct")]
     content: Option<MessageContent>,
     #[serde(default)]
@@ -141,8 +143,9 @@ pub(super) fn model_not_found(model: &str) -> Response<MockBody> {
     )
 }
 
-/// Counts prompt tokens (cookbook formula: 3 per message + role + content, 3 to prime the
-/// reply) and the cacheable prefixes at each message boundary.
+/// Counts prompt tokens (OpenAI cookbook formula: per message 3 + role + content (+ 1 +
+/// name), 3 to prime the reply; tools and tool calls as their JSON) and the cacheable
+/// prefixes at each message boundary.
 fn count_prompt(st: &ProviderState, req: &ChatReq) -> (u32, Vec<Prefix>, u64) {
     let tok = st.tokenizer;
     let mut total: u32 = 3;
@@ -154,8 +157,12 @@ fn count_prompt(st: &ProviderState, req: &ChatReq) -> (u32, Vec<Prefix>, u64) {
     }
     let mut prefixes = Vec::new();
     for m in &req.messages {
-        total += 4;
+        total += 3 + tok.count(&m.role);
         h = mix(h, hash_bytes(m.role.as_bytes()), 2);
+        if let Some(name) = &m.name {
+            total += 1 + tok.count(name);
+            h = mix(h, hash_bytes(name.as_bytes()), 5);
+        }
         if let Some(c) = &m.content {
             c.for_each_text(|t| {
                 total += tok.count(t);
