@@ -194,8 +194,10 @@ impl PriceSet {
             [one] => Ok((*one).clone()),
             [] => Err(MarketError::UnknownModel {
                 model: query.to_string(),
-                hint: "no canonical model id matches; list them with `jevons market spread`"
-                    .to_string(),
+                hint: format!(
+                    "no canonical model id matches; closest: {} (list them all with `jevons market spread`)",
+                    closest(&all, &q).join(", ")
+                ),
             }),
             many => Err(MarketError::UnknownModel {
                 model: query.to_string(),
@@ -212,7 +214,62 @@ impl PriceSet {
     }
 }
 
+/// The canonical ids nearest to a query that matched none: ids containing the query (or
+/// contained in it) first, then by edit distance (`jevons_pricing::lookup::levenshtein`,
+/// as `jevons prices` suggests model names).
+fn closest(all: &[String], q: &str) -> Vec<String> {
+    let mut scored: Vec<(usize, &String)> = all
+        .iter()
+        .map(|c| {
+            let n = normalize(c);
+            let score = if n.contains(q) || q.contains(n.as_str()) {
+                n.len().abs_diff(q.len())
+            } else {
+                1000 + jevons_pricing::lookup::levenshtein(q, &n)
+            };
+            (score, c)
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(5).map(|(_, c)| c.clone()).collect()
+}
+
 /// Lower-case, with spaces and underscores as dashes: `Llama 3.1 70B` → `llama-3.1-70b`.
 pub fn normalize(s: &str) -> String {
     s.trim().to_ascii_lowercase().replace([' ', '_'], "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(canonicals: &[&str]) -> PriceSet {
+        let points = canonicals
+            .iter()
+            .map(|c| PricePoint::new("p", c, c, Decimal::ONE, Decimal::TWO))
+            .collect();
+        PriceSet::new(points, "test")
+    }
+
+    #[test]
+    fn a_typo_lists_the_closest_canonical_ids_first() {
+        let s = set(&[
+            "llama-3.1-70b-instruct",
+            "llama-3.1-8b-instruct",
+            "gpt-4o",
+            "qwen-2.5-72b",
+        ]);
+        let err = s
+            .resolve_canonical("llama-3.1-70b-instrcut")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("closest: llama-3.1-70b-instruct, llama-3.1-8b-instruct,"),
+            "{err}"
+        );
+        assert_eq!(
+            s.resolve_canonical("Llama 3.1 70B Instruct").unwrap(),
+            "llama-3.1-70b-instruct"
+        );
+    }
 }
