@@ -4,14 +4,16 @@
 //! - `GET /admin/keys`, `POST /admin/keys` `{team, name?, org?, models?, expires?}` (the
 //!   secret is in the answer once), `POST /admin/keys/{id}/revoke`, `DELETE /admin/keys/{id}`
 //! - `GET /admin/budgets` (limit, spent, reserved, remaining, next reset),
-//!   `PUT /admin/budgets` (a budget spec as JSON), `DELETE /admin/budgets/{name}`
+//!   `PUT /admin/budgets` (a budget spec as JSON; works without a `[policy]` section, and a
+//!   new budget starts from the ledger's spend), `DELETE /admin/budgets/{name}`
 
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use jevons_ledger::{AdminStore, CreateKey};
+use jevons_ledger::{AdminStore, CreateKey, Reader};
+use jevons_policy::{BudgetSpec, PolicyConfig, PolicyError};
 use serde::Deserialize;
 
 use crate::body::{full, Body};
@@ -131,55 +133,10 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
             })
             .await
         }
-        (Method::GET, ["budgets"]) => {
-            let rows = gw
-                .policy
-                .policy
-                .as_ref()
-                .map(|p| p.budget_status(now))
-                .unwrap_or_default();
-            let data: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|b| {
-                    serde_json::json!({
-                        "name": b.name, "scope": format!("{}:{}", b.kind, b.value), "mode": b.mode,
-                        "window": format!("{:?}", b.window).to_lowercase(),
-                        "limit_usd": b.limit.usd_string(), "spent_usd": b.spent.usd_string(),
-                        "reserved_usd": b.reserved.usd_string(), "remaining_usd": b.remaining.usd_string(),
-                        "window_start": b.window_start, "next_reset": b.next_reset,
-                    })
-                })
-                .collect();
-            Ok(ok(serde_json::json!({ "data": data })))
-        }
-        (Method::PUT, ["budgets"]) => {
-            let Some(policy) = &gw.policy.policy else {
-                return err(GatewayError::bad_request("policy_disabled", "this gateway has no [policy] section; add one (it may be empty) to manage budgets"));
-            };
-            let spec: jevons_policy::BudgetSpec = match serde_json::from_slice(&body) {
-                Ok(s) => s,
-                Err(e) => {
-                    return err(GatewayError::bad_request(
-                        "invalid_budget",
-                        format!("budget spec: {e}"),
-                    ))
-                }
-            };
-            if let Err(e) = policy.upsert_budget(spec.clone()) {
-                return err(GatewayError::bad_request("invalid_budget", e.to_string()));
-            }
-            let json = serde_json::to_string(&spec).unwrap_or_default();
-            let name = spec.name.clone();
-            blocking(move || {
-                AdminStore::open(&db)
-                    .and_then(|s| s.put_budget(&name, &json, now))
-                    .map_err(internal)?;
-                Ok(ok(serde_json::json!({ "budget": spec })))
-            })
-            .await
-        }
+        (Method::GET, ["budgets"]) => Ok(ok(list_budgets(&gw, now))),
+        (Method::PUT, ["budgets"]) => put_budget(&gw, &body, now).await,
         (Method::DELETE, ["budgets", name]) => {
-            if let Some(p) = &gw.policy.policy {
+            if let Some(p) = gw.policy.get() {
                 let _ = p.delete_budget(name);
             }
             let name = name.to_string();
@@ -197,6 +154,88 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
         )),
     };
     result.unwrap_or_else(err)
+}
+
+/// `GET /admin/budgets`: one row per budget and scope value (limit, spent, reserved,
+/// remaining, window, next reset); an empty list without a policy.
+fn list_budgets(gw: &Gateway, now: i64) -> serde_json::Value {
+    let rows = gw
+        .policy
+        .get()
+        .map(|p| p.budget_status(now))
+        .unwrap_or_default();
+    let data: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "name": b.name, "scope": format!("{}:{}", b.kind, b.value), "mode": b.mode,
+                "window": b.window.as_str(),
+                "limit_usd": b.limit.usd_string(), "spent_usd": b.spent.usd_string(),
+                "reserved_usd": b.reserved.usd_string(), "remaining_usd": b.remaining.usd_string(),
+                "window_start": b.window_start, "next_reset": b.next_reset,
+            })
+        })
+        .collect();
+    serde_json::json!({ "data": data })
+}
+
+/// `PUT /admin/budgets`: validates the spec (400 naming what is wrong), applies it to
+/// the running policy — creating one with default settings when the gateway has none —
+/// with a new or re-scoped budget's spent-in-window read from the ledger (as at restart),
+/// then stores it in the ledger file so a restart keeps it.
+async fn put_budget(
+    gw: &Arc<Gateway>,
+    body: &[u8],
+    now: i64,
+) -> Result<Response<Body>, GatewayError> {
+    let bad = |m: String| GatewayError::bad_request("invalid_budget", m);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(bad(
+            "send a budget spec as JSON, e.g. {\"name\":\"search\",\"scope\":\"team:search\",\"limit_usd\":\"100\",\"window\":\"month\"}".into(),
+        ));
+    }
+    let spec: BudgetSpec =
+        serde_json::from_slice(body).map_err(|e| bad(format!("budget spec: {e}")))?;
+    let probe = PolicyConfig {
+        budgets: vec![spec.clone()],
+        ..PolicyConfig::default()
+    };
+    probe
+        .validate()
+        .map_err(|e| bad(format!("budget '{}': {e}", spec.name)))?;
+    crate::admit::check_degrade_targets(&gw.cfg, &probe).map_err(bad)?;
+    let policy = gw
+        .policy
+        .get_or_create()
+        .map_err(|e| internal(format!("cannot create the policy: {e}")))?
+        .clone();
+    // Rollups trail committed events (deferred): bring them up to date before reading.
+    gw.ledger
+        .flush()
+        .await
+        .map_err(|e| internal(format!("cannot flush the ledger to seed the budget: {e}")))?;
+    let db = gw.cfg.ledger.path.clone();
+    blocking(move || {
+        let reader = Reader::open(&db).map_err(|e| {
+            internal(format!(
+                "cannot read the ledger to seed the budget's spend: {e}"
+            ))
+        })?;
+        policy
+            .upsert_budget(spec.clone(), now, |q| {
+                crate::policy_state::spent_rows(&reader, q)
+            })
+            .map_err(|e| match e {
+                PolicyError::Ledger(m) => internal(m),
+                other => bad(other.to_string()),
+            })?;
+        let json = serde_json::to_string(&spec).map_err(internal)?;
+        AdminStore::open(&db)
+            .and_then(|s| s.put_budget(&spec.name, &json, now))
+            .map_err(internal)?;
+        Ok(ok(serde_json::json!({ "budget": spec })))
+    })
+    .await
 }
 
 fn internal(e: impl std::fmt::Display) -> GatewayError {

@@ -2,7 +2,9 @@
 //! the request may reach, then `jevons_policy::Policy::admit` (reserve). Refusals become
 //! 402/429/409 OpenAI-shaped errors naming scope, limit, spent and reset time.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use http::StatusCode;
 use jevons_core::{Attribution, Clock};
@@ -16,11 +18,25 @@ use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::request::ParsedRequest;
 
-/// The policy engine as the gateway uses it (absent when the config has no `[policy]`).
+/// The policy engine as the gateway uses it: the one built at start (absent when the
+/// config has no `[policy]` and the ledger file stores no budget), or one created with
+/// default settings by the first `PUT /admin/budgets` (see [`PolicyGate::get_or_create`]).
 pub struct PolicyGate {
-    /// The engine.
+    /// The engine built at start.
     pub policy: Option<Policy>,
+    /// The engine created at runtime by the admin API, when there was none at start.
+    late: OnceLock<Policy>,
+    /// Its sweeper (the start-up engine's sweeper belongs to the server).
+    late_sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     clock: Arc<dyn Clock>,
+}
+
+impl Drop for PolicyGate {
+    fn drop(&mut self) {
+        if let Some(h) = self.late_sweeper.lock().take() {
+            h.abort();
+        }
+    }
 }
 
 impl PolicyGate {
@@ -35,12 +51,51 @@ impl PolicyGate {
                 Some(Policy::new(pc).map_err(|e| format!("{}: [policy]: {e}", cfg.file))?)
             }
         };
-        Ok(PolicyGate { policy, clock })
+        Ok(Self::with_policy(policy, clock))
     }
 
     /// A gate around an existing engine (tests, admin API).
     pub fn with_policy(policy: Option<Policy>, clock: Arc<dyn Clock>) -> Self {
-        PolicyGate { policy, clock }
+        PolicyGate {
+            policy,
+            late: OnceLock::new(),
+            late_sweeper: Mutex::new(None),
+            clock,
+        }
+    }
+
+    /// The engine in force, if any.
+    pub fn get(&self) -> Option<&Policy> {
+        self.policy.as_ref().or_else(|| self.late.get())
+    }
+
+    /// The engine in force, created with default settings (UTC windows, default task and
+    /// output caps — as a restart would build it from stored budgets alone) when there is
+    /// none yet; a created engine gets its own sweeper (call from within the runtime).
+    pub fn get_or_create(&self) -> Result<&Policy, String> {
+        if let Some(p) = self.get() {
+            return Ok(p);
+        }
+        let mut created = false;
+        let p = match self.late.get() {
+            Some(p) => p,
+            None => {
+                let fresh = Policy::new(PolicyConfig::default()).map_err(|e| e.to_string())?;
+                self.late.get_or_init(|| {
+                    created = true;
+                    fresh
+                })
+            }
+        };
+        if created {
+            let h = crate::policy_state::spawn_sweeper(
+                p.clone(),
+                self.clock.clone(),
+                crate::policy_state::SWEEP_EVERY,
+            );
+            *self.late_sweeper.lock() = Some(h);
+        }
+        Ok(p)
     }
 
     /// Current time in ms.
@@ -131,7 +186,7 @@ pub fn admit(
     parsed: &ParsedRequest,
     card: RateCard,
 ) -> Result<Option<Admission>, GatewayError> {
-    let Some(policy) = &gate.policy else {
+    let Some(policy) = gate.get() else {
         return Ok(None);
     };
     policy
@@ -151,7 +206,7 @@ pub fn readmit(
     parsed: &ParsedRequest,
     card: RateCard,
 ) -> Result<Option<Admission>, GatewayError> {
-    let (Some(policy), Some(mut first)) = (&gate.policy, first) else {
+    let (Some(policy), Some(mut first)) = (gate.get(), first) else {
         return admit(gate, attribution, parsed, card);
     };
     let degrade_to = first.degrade_to.take();

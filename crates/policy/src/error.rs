@@ -34,6 +34,9 @@ pub enum PolicyError {
     /// No budget with that name exists.
     #[error("no budget named '{0}'; `jevons budgets list` shows the names")]
     UnknownBudget(String),
+    /// The ledger could not say what a new budget's scope already spent.
+    #[error("cannot read the spend of the budget's scope from the ledger: {0}")]
+    Ledger(String),
 }
 
 fn join(v: &[ConfigIssue]) -> String {

@@ -15,6 +15,7 @@ mod policy;
 mod rate_card;
 mod refusal;
 mod refusals;
+mod runtime;
 pub mod scope;
 mod serde_text;
 mod settle;
@@ -27,9 +28,10 @@ pub use config::{
     TaskCapsConfig,
 };
 pub use error::{ConfigIssue, PolicyError};
-pub use policy::{BudgetStatus, Policy, SpendQuery};
+pub use policy::Policy;
 pub use rate_card::{PaidCalls, RateCard};
 pub use refusal::{Amount, Refusal, RefusalKind};
+pub use runtime::{BudgetStatus, SpendQuery};
 pub use scope::{Scope, ScopeKind, ScopeRef};
 pub use settle::Settled;
 pub use store::{MemoryStore, PolicyStore};

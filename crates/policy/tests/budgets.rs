@@ -327,7 +327,10 @@ fn status_seed_rebuild_and_runtime_changes() {
            window = "month""#,
     )
     .unwrap();
-    p.upsert_budget(spec).unwrap();
+    p.upsert_budget(spec, T0, |q| {
+        panic!("state is kept, no ledger query: {q:?}")
+    })
+    .unwrap();
     assert_eq!(status_of(&p, "users", "u2", T0).limit, usd("10"));
     assert_eq!(status_of(&p, "users", "u2", T0).spent, usd("1"));
     p.delete_budget("users").unwrap();

@@ -146,7 +146,7 @@ fn runtime_upsert_validates_the_spec() {
     let bad: BudgetSpec =
         serde_json::from_str(r#"{"name":" ","scope":"key:k","limit_usd":"1","window":"day"}"#)
             .unwrap();
-    let e = p.upsert_budget(bad).unwrap_err();
+    let e = p.upsert_budget(bad, 0, |_| Ok(Vec::new())).unwrap_err();
     assert_eq!(e.issues()[0].field, "budgets[0].name");
     assert!(p.budget_status(0).is_empty(), "a bad spec changes nothing");
 }
