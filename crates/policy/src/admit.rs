@@ -96,7 +96,7 @@ impl Policy {
             };
             match inner.store.task_admit(&check) {
                 Ok(h) => task_held = Some(h),
-                Err(s) => return Err(Box::new(refusals::task(task, &s))),
+                Err(s) => return Err(Box::new(refusals::task(task, &s, now_ms))),
             }
         }
         let rollback_task = |h: &Option<Handle>| {
@@ -253,7 +253,7 @@ impl Policy {
                     let r = &c.rates[ri];
                     let value = &keys[a + r.rules[j].3.len()..z];
                     let cost = rlines[s.line].cost;
-                    return Err(Box::new(refusals::rate(r, j, value, cost, &s)));
+                    return Err(Box::new(refusals::rate(r, j, value, cost, &s, now_ms)));
                 }
             }
         };

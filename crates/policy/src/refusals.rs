@@ -32,7 +32,18 @@ pub(crate) fn task_limits(c: &TaskCaps) -> TaskLimits {
     }
 }
 
-pub(crate) fn task(task: &str, s: &TaskShortfall) -> Refusal {
+/// When a refusal with `retry_after_ms` stops applying: now + that, rounded up to the
+/// second (RFC 3339 has whole seconds here, so the instant is never early).
+fn reset_after(now_ms: i64, retry_after_ms: Option<i64>) -> Option<String> {
+    let at = now_ms.saturating_add(retry_after_ms?.max(1));
+    rfc3339(
+        at.div_euclid(1000)
+            .saturating_add(i64::from(at.rem_euclid(1000) > 0))
+            * 1000,
+    )
+}
+
+pub(crate) fn task(task: &str, s: &TaskShortfall, now_ms: i64) -> Refusal {
     let (kind, name, what) = match s.kind {
         TaskShortfallKind::Calls => (RefusalKind::TaskCapExceeded, "max_calls", "calls"),
         TaskShortfallKind::Depth => (
@@ -78,7 +89,9 @@ pub(crate) fn task(task: &str, s: &TaskShortfall) -> Refusal {
         limit: Amount::Count(s.limit),
         spent: Amount::Count(s.current),
         reserved: Amount::Count(0),
-        reset_at: None,
+        // Loops end when the oldest identical call leaves the window; the other caps
+        // never reset (a new task id starts afresh): null.
+        reset_at: reset_after(now_ms, s.retry_after_ms),
         retry_after_secs: s.retry_after_ms.map(retry_secs),
         message,
     }
@@ -216,6 +229,7 @@ pub(crate) fn rate(
     value: &str,
     cost: u64,
     s: &RateShortfall,
+    now_ms: i64,
 ) -> Refusal {
     let (unit, rule, name, _) = &r.rules[j];
     let limit = match rule {
@@ -229,6 +243,11 @@ pub(crate) fn rate(
     let scope = ScopeRef {
         kind: r.scope.kind,
         value: value.to_string(),
+    };
+    // Concurrency: nothing tells when a request in flight ends; 1 s is a heuristic.
+    let retry_after_ms = match unit {
+        RateUnit::Concurrent => Some(1000),
+        _ => s.retry_after_ms,
     };
     let (retry_after_secs, tail) = match (unit, s.retry_after_ms) {
         (RateUnit::Concurrent, _) => (Some(1), "wait for a request in flight to finish".to_string()),
@@ -246,7 +265,7 @@ pub(crate) fn rate(
         limit: amount(limit),
         spent: amount(s.used),
         reserved: amount(0),
-        reset_at: None,
+        reset_at: reset_after(now_ms, retry_after_ms),
         retry_after_secs,
         message: format!(
             "rate limit {name} = {} for {scope} reached; {tail}",

@@ -125,6 +125,11 @@ fn tokens_per_hour_admits_exactly_the_limit_then_refills_one_per_second() {
         .unwrap_err();
     assert_eq!(e.limit_name, "tokens_per_hour");
     assert_eq!(e.retry_after_secs, Some(200), "200 tokens at 1 per second");
+    assert_eq!(e.reset_at.as_deref(), Some("2026-06-01T12:03:20Z"));
+    assert_eq!(
+        e.to_openai_error_json()["error"]["reset_at"],
+        "2026-06-01T12:03:20Z"
+    );
     clock.advance_ms(199_999);
     let e = p
         .admit(&req(&a, 100, Some(100)), clock.now_ms())
@@ -135,4 +140,50 @@ fn tokens_per_hour_admits_exactly_the_limit_then_refills_one_per_second() {
         .unwrap()
         .settle_usage(Money::ZERO, 100, 100, clock.now_ms());
     assert!(p.admit(&req(&a, 1, Some(1)), clock.now_ms()).is_err());
+}
+
+#[test]
+fn rate_concurrency_and_loop_refusals_say_when_they_reset() {
+    let p = policy(
+        r#"
+        [[rate_limits]]
+        scope = "key:*"
+        requests_per_minute = 1
+        [[rate_limits]]
+        scope = "team:*"
+        max_concurrent = 1
+
+        [task_caps.default]
+        loop_threshold = 1
+        loop_window = "90s"
+        max_identical_retries = 0
+        "#,
+    );
+    // 12:00:00.250: the next request fits 60 s later; reset_at is rounded up to the second.
+    let clock = ManualClock::at("2026-06-01T12:00:00Z");
+    clock.advance_ms(250);
+    let a = attr("k", "t");
+    let held = p.admit(&req(&a, 1, Some(1)), clock.now_ms()).unwrap();
+    let b = attr("k2", "t");
+    let e = p.admit(&req(&b, 1, Some(1)), clock.now_ms()).unwrap_err();
+    assert_eq!(e.limit_name, "max_concurrent");
+    // Concurrency: a heuristic 1 s (nothing says when a request in flight ends).
+    assert_eq!(e.retry_after_secs, Some(1));
+    assert_eq!(e.reset_at.as_deref(), Some("2026-06-01T12:00:02Z"));
+    held.settle(Money::ZERO, 1, clock.now_ms());
+    let e = p.admit(&req(&a, 1, Some(1)), clock.now_ms()).unwrap_err();
+    assert_eq!(e.limit_name, "requests_per_minute");
+    assert_eq!(e.retry_after_secs, Some(60));
+    assert_eq!(e.reset_at.as_deref(), Some("2026-06-01T12:01:01Z"));
+
+    let mut t = attr("k3", "u");
+    t.task = Some("agent".into());
+    p.admit(&req(&t, 1, Some(1)), clock.now_ms())
+        .unwrap()
+        .settle(Money::ZERO, 1, clock.now_ms());
+    clock.advance_ms(30_000);
+    let e = p.admit(&req(&t, 1, Some(1)), clock.now_ms()).unwrap_err();
+    assert_eq!(e.kind, RefusalKind::LoopDetected);
+    assert_eq!(e.retry_after_secs, Some(60));
+    assert_eq!(e.reset_at.as_deref(), Some("2026-06-01T12:01:31Z"));
 }
