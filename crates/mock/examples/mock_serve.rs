@@ -1,5 +1,5 @@
 //! Serves a mock profile without the CLI: `cargo run --release -p jevons-mock --example
-//! mock_serve -- [PROFILE] [PORT_BASE]` (used by benchmarks and the SDK suite).
+//! mock_serve -- [PROFILE] [PORT_BASE]` (used by benchmarks; the SDK suite runs `jevons mock`).
 
 use jevons_mock::server::{MockProfile, MockServer};
 

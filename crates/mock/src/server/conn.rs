@@ -60,8 +60,9 @@ async fn connection(stream: TcpStream, state: Arc<ProviderState>, mut stop: watc
         match tokio::time::timeout(PEEK_TIMEOUT, is_control(&stream)).await {
             Ok(Some(true)) => {}
             Ok(Some(false)) => {
-                let drawn = state.next_fault();
+                let drawn = state.draw_fault();
                 if drawn.0 == Some(FaultKind::Refuse) {
+                    state.stats.fault(FaultKind::Refuse);
                     // Reset: RST instead of FIN, nothing read, nothing answered.
                     let _ = stream.set_zero_linger();
                     drop(stream);

@@ -25,7 +25,8 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 #[error("connection dropped on purpose (fault injection)")]
 pub struct Dropped;
 
-/// A fault already drawn for a connection's first request (when it was accepted).
+/// A fault already drawn (not yet counted) for a connection's first request, when it was
+/// accepted.
 pub type Predrawn = Option<(Option<FaultKind>, Arc<FaultConfig>)>;
 
 /// Answers one request (`predrawn`: its fault, if decided at accept time).
@@ -84,7 +85,15 @@ pub async fn handle(
             })
         }
     };
-    let (fault, cfg) = predrawn.unwrap_or_else(|| st.next_fault());
+    let (fault, cfg) = match predrawn {
+        Some(drawn) => {
+            if let Some(k) = drawn.0 {
+                st.stats.fault(k);
+            }
+            drawn
+        }
+        None => st.next_fault(),
+    };
     match fault {
         // Drawn by a request on a connection opened before the rule: close, no answer.
         Some(FaultKind::Refuse) => return Err(Dropped),

@@ -136,8 +136,18 @@ impl ProviderState {
         self.faults.read().0.clone()
     }
 
-    /// Numbers this API request and decides its fault.
+    /// Numbers this API request and decides its fault (counted in the stats).
     pub fn next_fault(&self) -> (Option<FaultKind>, Arc<FaultConfig>) {
+        let drawn = self.draw_fault();
+        if let Some(k) = drawn.0 {
+            self.stats.fault(k);
+        }
+        drawn
+    }
+
+    /// Like [`ProviderState::next_fault`] but not counted: for a decision taken when a
+    /// connection is accepted, counted only once it is applied.
+    pub fn draw_fault(&self) -> (Option<FaultKind>, Arc<FaultConfig>) {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let (cfg, since) = {
             let g = self.faults.read();
@@ -147,9 +157,6 @@ impl ProviderState {
             return (None, cfg);
         }
         let kind = cfg.decide(n, self.clock.now_ms() - since);
-        if let Some(k) = kind {
-            self.stats.fault(k);
-        }
         (kind, cfg)
     }
 }
