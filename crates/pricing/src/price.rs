@@ -68,6 +68,7 @@ impl Dim {
     /// The dimension whose price applies when this one has none (`None`: no fallback).
     /// Cache reads/writes fall back to input (never free), the 1 h write to the 5 min
     /// write, reasoning to output, audio/image to the text price of the same direction.
+    /// Claude models bill a missing 1 h write at 2x input first (`rates::Family`).
     pub fn fallback(self) -> Option<Dim> {
         match self {
             Dim::Input | Dim::Output => None,

@@ -138,11 +138,12 @@ impl CompiledEntry {
     /// Compiles an entry's plans and discount.
     pub fn build(e: &PriceEntry) -> CompiledEntry {
         let std = &e.standard;
+        let fam = Family::of(e);
         let tiers = [
-            Some(compile_plan(std, std)),
-            e.batch.as_ref().map(|p| compile_plan(p, std)),
-            e.flex.as_ref().map(|p| compile_plan(p, std)),
-            e.priority.as_ref().map(|p| compile_plan(p, std)),
+            Some(compile_plan(std, std, fam)),
+            e.batch.as_ref().map(|p| compile_plan(p, std, fam)),
+            e.flex.as_ref().map(|p| compile_plan(p, std, fam)),
+            e.priority.as_ref().map(|p| compile_plan(p, std, fam)),
         ];
         let mut out = CompiledEntry {
             tiers,
@@ -150,7 +151,7 @@ impl CompiledEntry {
             ..CompiledEntry::default()
         };
         if let Some(d) = &e.discount {
-            out.negotiated = d.negotiated.as_ref().map(|p| compile_plan(p, p));
+            out.negotiated = d.negotiated.as_ref().map(|p| compile_plan(p, p, fam));
             if let Some(pct) = d.percent {
                 let keep = (Decimal::ONE_HUNDRED - pct) / Decimal::ONE_HUNDRED;
                 let ppm = keep * Decimal::from(1_000_000);
@@ -175,31 +176,65 @@ fn set_at(plan: &Plan, threshold: u64) -> &PriceSet {
         .map_or(&plan.prices, |t| &t.prices)
 }
 
-/// Fills each missing dimension from its fallback (`Dim::fallback`); `Dim::ALL` lists
-/// every fallback before the dimensions that use it, so one pass resolves chains.
-fn apply_fallbacks(resolved: &mut [Option<Decimal>; 10]) {
+/// Which fallback rules an entry follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Claude models, on any host (Anthropic, Bedrock, Vertex, resellers): Anthropic's
+    /// published cache multipliers apply, so a missing 1 h cache-write price is 2x the
+    /// input price of the same cell (the 5 min write is 1.25x, and would under-bill).
+    Anthropic,
+    /// Every other model: a missing 1 h write price falls back to the 5 min one.
+    Other,
+}
+
+impl Family {
+    /// The family of an entry (Claude = `claude` in the model key, any case).
+    pub fn of(e: &PriceEntry) -> Family {
+        if e.model.to_ascii_lowercase().contains("claude") {
+            Family::Anthropic
+        } else {
+            Family::Other
+        }
+    }
+}
+
+/// Anthropic: 1 h cache write = 2 x base input ("Prompt caching" pricing,
+/// docs.anthropic.com; the 5 min write is 1.25x).
+const ANTHROPIC_1H_WRITE_X_INPUT: Decimal = Decimal::TWO;
+
+/// Fills each missing dimension from its fallback (`Dim::fallback`), after the family
+/// rule (Anthropic: 1 h write = 2x input); `Dim::ALL` lists every fallback before the
+/// dimensions that use it, so one pass resolves chains.
+fn apply_fallbacks(resolved: &mut [Option<Decimal>; 10], fam: Family) {
+    let (input, h1) = (dim_index(Dim::Input), dim_index(Dim::CacheWrite1h));
+    if fam == Family::Anthropic && resolved[h1].is_none() {
+        resolved[h1] = resolved[input].map(|p| (p * ANTHROPIC_1H_WRITE_X_INPUT).normalize());
+    }
     for (i, d) in Dim::ALL.iter().enumerate() {
         if resolved[i].is_none() {
             if let Some(f) = d.fallback() {
-                let fi = Dim::ALL.iter().position(|x| *x == f).unwrap_or(0);
-                resolved[i] = resolved[fi];
+                resolved[i] = resolved[dim_index(f)];
             }
         }
     }
 }
 
-/// The price that bills each dimension of `set` on its own (fallbacks applied), in
-/// `Dim::ALL` order; `None` = tokens of that kind cannot be billed.
-pub fn effective(set: &PriceSet) -> [Option<Decimal>; 10] {
+fn dim_index(d: Dim) -> usize {
+    Dim::ALL.iter().position(|x| *x == d).unwrap_or(0)
+}
+
+/// The price that bills each dimension of `set` on its own (fallbacks of `fam` applied),
+/// in `Dim::ALL` order; `None` = tokens of that kind cannot be billed.
+pub fn effective(set: &PriceSet, fam: Family) -> [Option<Decimal>; 10] {
     let mut resolved = Dim::ALL.map(|d| set.get(d));
-    apply_fallbacks(&mut resolved);
+    apply_fallbacks(&mut resolved, fam);
     resolved
 }
 
 /// Resolves each cell: the tier's own cell, then its base set, then the standard plan at
 /// the same prompt size, then the standard base; then the dimension fallbacks
 /// (`Dim::fallback`) inside the cell.
-fn compile_plan(plan: &Plan, std: &Plan) -> CompiledPlan {
+fn compile_plan(plan: &Plan, std: &Plan, fam: Family) -> CompiledPlan {
     let mut thresholds: Vec<u64> = plan
         .context_tiers
         .iter()
@@ -219,7 +254,7 @@ fn compile_plan(plan: &Plan, std: &Plan) -> CompiledPlan {
                 .or_else(|| std_at.get(*d))
                 .or_else(|| std.prices.get(*d));
         }
-        apply_fallbacks(&mut resolved);
+        apply_fallbacks(&mut resolved, fam);
         let mut cell = [Rate::Missing; 10];
         for (i, r) in resolved.iter().enumerate() {
             cell[i] = Rate::per_mtok(*r);

@@ -333,3 +333,47 @@ fn zero_usage_is_zero_everywhere() {
         assert_eq!(total(m, Usage::default(), STD), 0, "{m}");
     }
 }
+
+#[test]
+fn claude_without_a_1h_price_bills_1h_writes_at_2x_input() {
+    // Bedrock claude-3-5-sonnet v2: input 3, write5m 3.75 (1.25x), no 1 h price →
+    // Anthropic's rule: 1 h write = 2 x 3 = 6 USD/Mtok (not the 3.75 of a 5 min write).
+    // 1000 × 6e6 pico = 6,000,000,000; 1000 5-min writes × 3.75e6 = 3,750,000,000.
+    let w = |h5, h1| Usage {
+        cache_write_5m: h5,
+        cache_write_1h: h1,
+        ..Usage::default()
+    };
+    let c = run(
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        &w(1000, 1000),
+        STD,
+    )
+    .unwrap();
+    assert_eq!(
+        (c.cache_write_1h.pico(), c.cache_write_5m.pico()),
+        (6_000_000_000, 3_750_000_000)
+    );
+    // Above 200k (us.anthropic.claude-sonnet-4 on Bedrock): input 6 → 1 h write 12.
+    // Prompt 201,000 = 200,000 uncached + 1000 1 h writes:
+    // 200,000 × 6e6 = 1,200,000,000,000; 1000 × 12e6 = 12,000,000,000.
+    let long = Usage {
+        input: 200_000,
+        cache_write_1h: 1000,
+        ..Usage::default()
+    };
+    let c = run("us.anthropic.claude-sonnet-4-20250514-v1:0", &long, STD).unwrap();
+    assert_eq!(c.context_tier_above, Some(200_000));
+    assert_eq!(c.cache_write_1h.pico(), 12_000_000_000);
+    assert_eq!(c.total.pico(), 1_212_000_000_000);
+    // A published 1 h price still wins (`anthropic_cache_write_at_1h_price_...`); a
+    // non-Claude model without one keeps the 5 min fallback: daybreak-blue-latest
+    // write5m 5 → 1000 × 5e6.
+    assert_eq!(
+        run("daybreak-blue-latest", &w(0, 1000), STD)
+            .unwrap()
+            .cache_write_1h
+            .pico(),
+        5_000_000_000
+    );
+}

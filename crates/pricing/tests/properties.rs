@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use jevons_core::Usage;
-use jevons_pricing::rates::effective;
+use jevons_pricing::rates::{effective, Family};
 use jevons_pricing::{cost, Catalog, Dim, Overrides, Plan, PriceEntry, PriceSet, ServiceTier};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -262,7 +262,7 @@ fn negotiated_prices_never_raise_cost() {
     runner(N)
         .run(&strat, |(case, a, factors)| {
             let e = &catalog().entries()[case.entry];
-            let list_eff = effective(&e.standard.prices);
+            let list_eff = effective(&e.standard.prices, Family::of(e));
             let mut toml = format!(
                 "[[discount]]\nprovider = \"{}\"\nmodel = \"{}\"\n",
                 e.provider, e.model

@@ -10,7 +10,7 @@ use crate::canonical::canonical_id;
 use crate::catalog::Catalog;
 use crate::error::{Issue, PricingError};
 use crate::price::{Dim, Discount, Plan, PriceEntry, PriceSet};
-use crate::rates::effective;
+use crate::rates::{effective, Family};
 
 /// One `[[price]]` entry: replaces the given dimensions of (provider, model), or adds a
 /// new entry when the catalog has none.
@@ -179,7 +179,7 @@ impl Catalog {
                 let negotiated = if r.prices.is_empty() {
                     None
                 } else {
-                    match negotiated_plan(&e.standard, &r.prices) {
+                    match negotiated_plan(&e.standard, &r.prices, Family::of(e)) {
                         Ok(plan) => Some(plan),
                         Err(above) => {
                             for (d, neg, list) in above {
@@ -224,11 +224,11 @@ type Above = (Dim, Decimal, Decimal);
 /// Context tiers are kept, each tier price scaled by negotiated/list of its dimension, so
 /// a long-context premium (e.g. 2x input above 200k) survives the negotiation. Errors:
 /// every negotiated price above the effective list price (fallbacks applied).
-fn negotiated_plan(list: &Plan, prices: &PriceSet) -> Result<Plan, Vec<Above>> {
-    let list_eff = effective(&list.prices);
+fn negotiated_plan(list: &Plan, prices: &PriceSet, fam: Family) -> Result<Plan, Vec<Above>> {
+    let list_eff = effective(&list.prices, fam);
     let mut plan = list.clone();
     merge(&mut plan.prices, prices);
-    let neg_eff = effective(&plan.prices);
+    let neg_eff = effective(&plan.prices, fam);
     let above: Vec<Above> = Dim::ALL
         .iter()
         .enumerate()
@@ -246,7 +246,7 @@ fn negotiated_plan(list: &Plan, prices: &PriceSet) -> Result<Plan, Vec<Above>> {
         // may still change there, e.g. a 1 h write falling back to the tier's 5 min one).
         let mut cell = list.prices.clone();
         merge(&mut cell, &tier.prices);
-        let list_cell = effective(&cell);
+        let list_cell = effective(&cell, fam);
         for (i, d) in Dim::ALL.iter().enumerate() {
             let (Some(v), Some(l), Some(n)) = (list_cell[i], list_eff[i], neg_eff[i]) else {
                 continue;
