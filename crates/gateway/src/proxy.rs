@@ -636,7 +636,7 @@ async fn respond_json(
     parsed: &ParsedRequest,
     cand: &Candidate,
     admission: Option<Admission>,
-    resp: reqwest::Response,
+    resp: crate::upstream::UpstreamResponse,
     attempt: u32,
     t_attempt: Instant,
     extra_headers: Vec<(&'static str, String)>,

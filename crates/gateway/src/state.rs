@@ -37,9 +37,6 @@ pub enum StartError {
         /// Cause.
         source: std::io::Error,
     },
-    /// HTTP client could not be built.
-    #[error("http client: {0}")]
-    Http(String),
 }
 
 /// Everything a request needs, shared by all connections.
@@ -67,7 +64,7 @@ pub struct Gateway {
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Pooled upstream client.
-    pub http: reqwest::Client,
+    pub http: crate::upstream::HttpClient,
     /// Admin API token (from the env var named in config).
     pub admin_token: Option<String>,
 }
@@ -117,14 +114,7 @@ impl Gateway {
         // `[policy]` + budgets stored in the ledger file, spent-in-window rebuilt from it.
         let policy = crate::policy_state::load(&cfg, clock.clone()).map_err(StartError::Invalid)?;
         let cache = crate::cache::build(&routes, clock.clone());
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| StartError::Http(e.to_string()))?;
+        let http = crate::upstream::client();
         let admin_token = cfg
             .server
             .admin_token_env

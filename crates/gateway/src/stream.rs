@@ -37,7 +37,7 @@ pub fn respond_stream(
     parsed: ParsedRequest,
     cand: Candidate,
     admission: Option<Admission>,
-    upstream: reqwest::Response,
+    upstream: crate::upstream::UpstreamResponse,
     attempt: u32,
     t_attempt: Instant,
 ) -> Response<Body> {
@@ -68,7 +68,7 @@ async fn pump(
     parsed: ParsedRequest,
     cand: Candidate,
     admission: Option<Admission>,
-    mut upstream: reqwest::Response,
+    mut upstream: crate::upstream::UpstreamResponse,
     tx: tokio::sync::mpsc::Sender<Bytes>,
     attempt: u32,
     t_attempt: Instant,

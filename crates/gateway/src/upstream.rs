@@ -1,9 +1,15 @@
 //! Upstream providers: base URL, wire format, the secret read from the environment (never
-//! logged, never in the ledger), and the `forward` phase that sends one attempt.
+//! logged, never in the ledger), the HTTP client (hyper, HTTP/1.1 with pooled keep-alive,
+//! rustls for `https://` providers), and the `forward` phase that sends one attempt.
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::GatewayError;
@@ -21,8 +27,8 @@ pub struct Upstream {
     /// Provider name in the catalog.
     pub catalog_provider: String,
     secret: Option<String>,
-    /// Endpoint URLs, parsed once (chat, embeddings, messages).
-    urls: [Option<reqwest::Url>; 3],
+    /// Endpoint URIs, parsed once (chat, embeddings, messages).
+    urls: [Option<Uri>; 3],
 }
 
 impl std::fmt::Debug for Upstream {
@@ -43,7 +49,7 @@ impl Upstream {
         secrets: &std::collections::HashMap<String, String>,
     ) -> Upstream {
         let base_url = p.base_url.trim_end_matches('/').to_string();
-        let url = |e: Endpoint| reqwest::Url::parse(&format!("{base_url}{}", e.path())).ok();
+        let url = |e: Endpoint| format!("{base_url}{}", e.path()).parse::<Uri>().ok();
         Upstream {
             urls: [
                 url(Endpoint::ChatCompletions),
@@ -63,6 +69,76 @@ impl Upstream {
         match self.kind {
             ProviderKind::Openai => endpoint != Endpoint::Messages,
             ProviderKind::Anthropic => endpoint == Endpoint::Messages,
+        }
+    }
+}
+
+/// The client every attempt goes through: one connection pool per gateway.
+pub type HttpClient =
+    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Builds the upstream client: TCP_NODELAY, 10 s connect timeout, up to 1024 idle
+/// keep-alive connections per host for 90 s, no redirects (hyper never follows them),
+/// `http://` and `https://` (rustls, Mozilla roots).
+pub fn client() -> HttpClient {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(Duration::from_secs(10)));
+    tcp.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(https)
+}
+
+/// An upstream answer whose status and headers arrived; the body is read with `bytes` (all
+/// of it) or `chunk` (as it comes). Dropping it cancels the upstream call.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    parts: http::response::Parts,
+    body: Incoming,
+}
+
+impl UpstreamResponse {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.parts.status
+    }
+
+    /// Response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.parts.headers
+    }
+
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Bytes, String> {
+        self.body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| error_text(&e))
+    }
+
+    /// The next piece of the body (`None` at its end).
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(error_text(&e)),
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        if !data.is_empty() {
+                            return Ok(Some(data));
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -137,50 +213,59 @@ impl AttemptError {
 
 /// The `forward` phase: sends one attempt and returns once response headers arrived.
 pub async fn forward(
-    http: &reqwest::Client,
+    http: &HttpClient,
     up: &Upstream,
     endpoint: Endpoint,
     body: Vec<u8>,
     anthropic_version: Option<&str>,
     timeout: Duration,
-) -> Result<reqwest::Response, AttemptError> {
+) -> Result<UpstreamResponse, AttemptError> {
     let idx = match endpoint {
         Endpoint::ChatCompletions => 0,
         Endpoint::Embeddings => 1,
         Endpoint::Messages => 2,
     };
-    let Some(url) = up.urls[idx].clone() else {
+    let Some(uri) = up.urls[idx].clone() else {
         return Err(AttemptError::Other(format!(
             "base_url '{}' does not form a valid URL",
             up.base_url
         )));
     };
-    let mut rb = http
-        .post(url)
+    let mut req = http::Request::post(uri)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(body);
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| AttemptError::Other(format!("could not build the upstream request: {e}")))?;
+    let h = req.headers_mut();
     match up.kind {
         ProviderKind::Openai => {
             if let Some(s) = &up.secret {
-                rb = rb.bearer_auth(s);
+                if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {s}")) {
+                    v.set_sensitive(true);
+                    h.insert(http::header::AUTHORIZATION, v);
+                }
             }
         }
         ProviderKind::Anthropic => {
             if let Some(s) = &up.secret {
-                rb = rb.header("x-api-key", s);
+                if let Ok(mut v) = HeaderValue::from_str(s) {
+                    v.set_sensitive(true);
+                    h.insert("x-api-key", v);
+                }
             }
-            rb = rb.header(
-                "anthropic-version",
-                anthropic_version.unwrap_or("2023-06-01"),
-            );
+            let version = anthropic_version
+                .and_then(|v| HeaderValue::from_str(v).ok())
+                .unwrap_or(HeaderValue::from_static("2023-06-01"));
+            h.insert("anthropic-version", version);
         }
     }
-    let resp = match tokio::time::timeout(timeout, rb.send()).await {
+    let resp = match tokio::time::timeout(timeout, http.request(req)).await {
         Err(_) => return Err(AttemptError::Timeout),
-        Ok(Err(e)) if e.is_connect() => return Err(AttemptError::Connect(short(&e))),
-        Ok(Err(e)) if e.is_timeout() => return Err(AttemptError::Timeout),
-        Ok(Err(e)) => return Err(AttemptError::Other(short(&e))),
-        Ok(Ok(r)) => r,
+        Ok(Err(e)) if e.is_connect() => return Err(AttemptError::Connect(error_text(&e))),
+        Ok(Err(e)) => return Err(AttemptError::Other(error_text(&e))),
+        Ok(Ok(r)) => {
+            let (parts, body) = r.into_parts();
+            UpstreamResponse { parts, body }
+        }
     };
     let status = resp.status().as_u16();
     if status >= 400 {
@@ -202,10 +287,10 @@ pub async fn forward(
     Ok(resp)
 }
 
-fn short(e: &reqwest::Error) -> String {
-    // reqwest errors carry the URL; ours has no secrets in it, but keep messages short.
+/// An error with its chain of causes, on one line (no secrets: URLs carry none).
+fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
+    let mut src = e.source();
     while let Some(inner) = src {
         s.push_str(": ");
         s.push_str(&inner.to_string());
