@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use crate::cmd::keys::DbArg;
 
 mod economics;
+pub(crate) mod sections;
 mod watch;
 use crate::output::{print_json, Format, Rows};
 

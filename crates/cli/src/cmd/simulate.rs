@@ -10,6 +10,7 @@ use jevons_analytics::reports::{breakeven, cascade, quality::QualityTable, routi
 use jevons_pricing::Catalog;
 use rust_decimal::Decimal;
 
+use crate::cmd::report::sections::Sections;
 use crate::cmd::report::{dec, load_plans, parse_payer, usd, Out, Window};
 use crate::output::{print_json, Format, Rows};
 
@@ -218,15 +219,14 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             if out.format == Format::Table {
                 println!("{} ({})", scenario.display(), period.label());
             }
-            t.print(out.format)?;
-            if out.format == Format::Table {
-                let mut b = Rows::new(["target", "scenario_usd"]);
-                for (k, v) in r.by_target {
-                    b.push([k, usd(v, false)]);
-                }
-                b.print(out.format)?;
+            let mut b = Rows::new(["target", "scenario_usd"]);
+            for (k, v) in r.by_target {
+                b.push([k, usd(v, exact)]);
             }
-            Ok(())
+            let mut all = Sections::default();
+            all.add("summary", t);
+            all.add("by_target", b);
+            all.print(out.format, false)
         }
         Command::Cascade {
             outcomes,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use jevons_analytics::reports::{decompose, parse_period, quality::QualityTable, users};
 
+use super::sections::Sections;
 use super::{change, dec, load_plans, parse_payer, usd, Out, Window};
 use crate::output::{print_json, Format, Rows};
 
@@ -45,28 +46,38 @@ pub(super) fn users(
             usd(l.margin, exact),
         ]);
     }
-    if out.format == Format::Csv {
-        return t.print(out.format);
-    }
-    println!(
-        "{} {} in {} (highest cost first; the whales on top)",
-        r.lines.len(),
-        by,
-        period.label()
-    );
-    t.print(out.format)?;
-    let mut s = Rows::new(["measure", "value"]);
     let payers = r.lines.len().max(1);
-    s.push(["cost_usd".into(), usd(r.cost, false)]);
-    s.push(["revenue_usd".into(), usd(r.revenue, false)]);
-    s.push(["margin_usd".into(), usd(r.margin, false)]);
+    let mut s = Rows::new(["measure", "value"]);
+    s.push(["cost_usd".into(), usd(r.cost, exact)]);
+    s.push(["revenue_usd".into(), usd(r.revenue, exact)]);
+    s.push(["margin_usd".into(), usd(r.margin, exact)]);
+    let share = r.unprofitable as f64 / payers as f64;
+    if out.format == Format::Csv {
+        // Machine-readable: plain numbers, shares as ratios.
+        s.push(["payers".into(), r.lines.len().to_string()]);
+        s.push(["unprofitable".into(), r.unprofitable.to_string()]);
+        s.push(["unprofitable_share".into(), format!("{share:.6}")]);
+        s.push(["gini_of_cost".into(), format!("{:.6}", r.gini)]);
+        s.push([
+            "top_1pct_share_of_cost".into(),
+            format!("{:.6}", r.top1_share),
+        ]);
+        s.push([
+            "unattributed_cost_usd".into(),
+            usd(r.unattributed_cost, exact),
+        ]);
+        let mut all = Sections::default();
+        all.add("payers", t);
+        all.add("summary", s);
+        return all.print(out.format, false);
+    }
     s.push([
         "unprofitable".to_string(),
         format!(
             "{} of {} ({:.1}%)",
             r.unprofitable,
             r.lines.len(),
-            100.0 * r.unprofitable as f64 / payers as f64
+            100.0 * share
         ),
     ]);
     s.push(["gini_of_cost".into(), format!("{:.4}", r.gini)]);
@@ -76,8 +87,15 @@ pub(super) fn users(
     ]);
     s.push([
         "unattributed_cost_usd".into(),
-        usd(r.unattributed_cost, false),
+        usd(r.unattributed_cost, exact),
     ]);
+    println!(
+        "{} {} in {} (highest cost first; the whales on top)",
+        r.lines.len(),
+        by,
+        period.label()
+    );
+    t.print(out.format)?;
     s.print(out.format)
 }
 
@@ -174,11 +192,12 @@ pub(super) fn decompose(
     ] {
         g.push([k.to_string(), usd(v, exact)]);
     }
-    if out.format == Format::Csv {
-        return g.print(out.format);
+    if out.format == Format::Table {
+        println!("base {}  vs  current {}", a.label(), b.label());
     }
-    println!("base {}  vs  current {}", a.label(), b.label());
-    l.print(out.format)?;
-    m.print(out.format)?;
-    g.print(out.format)
+    let mut all = Sections::default();
+    all.add("lenses", l);
+    all.add("models", m);
+    all.add("bridge", g);
+    all.print(out.format, false)
 }

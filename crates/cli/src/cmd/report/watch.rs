@@ -6,6 +6,7 @@ use jevons_ledger::window::format_ms;
 use jevons_ledger::{AdminStore, Dim};
 use rust_decimal::Decimal;
 
+use super::sections::Sections;
 use super::{usd, Out};
 use crate::output::{print_json, Format, Rows};
 
@@ -57,24 +58,25 @@ pub(super) fn anomalies(
             format!("{:.2}", s.z),
         ]);
     }
-    if out.format == Format::Csv {
-        return t.print(out.format);
-    }
-    println!(
-        "spend spikes in the last {recent}h (baseline: trailing {baseline}h, robust z >= {z})"
-    );
-    t.print(out.format)?;
     let mut r = Rows::new(["runaway_task", "calls", "cost_usd", "z_calls", "z_cost"]);
     for x in &runaway {
         r.push([
             x.task.clone(),
             x.calls.to_string(),
-            usd(x.cost, false),
+            usd(x.cost, exact),
             format!("{:.2}", x.z_calls),
             format!("{:.2}", x.z_cost),
         ]);
     }
-    r.print(out.format)
+    if out.format == Format::Table {
+        println!(
+            "spend spikes in the last {recent}h (baseline: trailing {baseline}h, robust z >= {z})"
+        );
+    }
+    let mut all = Sections::default();
+    all.add("spikes", t);
+    all.add("runaway_tasks", r);
+    all.print(out.format, false)
 }
 
 /// `jevons report forecast`.
