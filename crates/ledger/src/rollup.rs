@@ -13,7 +13,7 @@
 //! cost: one series per team/user/model/... that hourly reports (anomalies) read without
 //! grouping the 8-dimension hour rows.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use jevons_core::{MoneySum, Usage};
 use rusqlite::{Connection, Row};
