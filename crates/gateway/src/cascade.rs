@@ -16,7 +16,10 @@ use http::{HeaderMap, Response, StatusCode};
 use jevons_core::{Money, Usage};
 use jevons_ledger::Status;
 use jevons_policy::Admission;
-use jevons_routing::{replay_chat_completion_sse, Cascade, CascadeResponse, ClientCheck};
+use jevons_routing::{
+    replay_chat_completion_sse, Cascade, CascadeResponse, ClientCheck, NextStep, Outcome,
+    OutcomeKind,
+};
 use serde_json::Value;
 
 use crate::admit::{admit, resolve_policy};
@@ -327,19 +330,13 @@ async fn call_stage(
 ) -> Result<StageOk, (GatewayError, bool)> {
     let gw = call.gw;
     let ctx = call.ctx;
-    let max = gw.routes.max_attempts().min(plan.len()).max(1);
+    let max = gw.routes.max_attempts().min(plan.len());
+    let plan = &plan[..max];
     let mut last: Option<(GatewayError, bool)> = None;
-    let mut last_retry_after = None;
-    for (i, cand) in plan.iter().take(max).enumerate() {
+    let mut i = 0usize;
+    while let Some(cand) = plan.get(i) {
         let attempt = *next_attempt;
         *next_attempt += 1;
-        if i > 0 {
-            let same = plan
-                .get(i - 1)
-                .is_some_and(|x| x.deployment == cand.deployment);
-            let ra = if same { last_retry_after } else { None };
-            tokio::time::sleep(gw.routes.backoff(i as u32 - 1, ra)).await;
-        }
         let mut c = cand.clone();
         c.reason = if i == 0 {
             label.to_string()
@@ -359,163 +356,176 @@ async fn call_stage(
             estimated: true,
             ..Usage::default()
         };
-        match forward(
-            &gw.http,
-            up,
-            ctx.endpoint,
-            body,
-            call.anthropic_version,
-            gw.timeout(),
-        )
-        .await
-        {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
-                let bytes = match tokio::time::timeout(gw.timeout(), resp.bytes()).await {
-                    Ok(Ok(b)) => b,
-                    Ok(Err(e)) => {
-                        let _ = finish_attempt(
-                            gw,
-                            ctx,
-                            &c,
-                            attempt,
-                            Status::UpstreamError,
-                            502,
-                            est(),
-                            None,
-                            None,
-                            Some("upstream_truncated".into()),
-                        )
-                        .await;
-                        last = Some((
-                            GatewayError::bad_gateway(
-                                &c.provider,
-                                format!("response body was cut off: {e}"),
-                            ),
-                            true,
-                        ));
-                        continue;
-                    }
-                    Err(_) => {
-                        let _ = finish_attempt(
-                            gw,
-                            ctx,
-                            &c,
-                            attempt,
-                            Status::Timeout,
-                            504,
-                            est(),
-                            None,
-                            None,
-                            Some("upstream_timeout".into()),
-                        )
-                        .await;
-                        last = Some((
-                            GatewayError::timeout(&c.provider, gw.cfg.server.upstream_timeout_ms),
-                            true,
-                        ));
-                        continue;
-                    }
-                };
-                let usage = match usage_from_body(ctx.endpoint, &bytes) {
-                    Ok(Some(u)) => u,
-                    Ok(None) => Usage {
-                        output: count_tokens(&text_of_body(ctx.endpoint, &bytes)),
-                        ..est()
-                    },
-                    Err(msg) => {
-                        let _ = finish_attempt(
-                            gw,
-                            ctx,
-                            &c,
-                            attempt,
-                            Status::UpstreamError,
-                            502,
-                            est(),
-                            None,
-                            None,
-                            Some("upstream_malformed".into()),
-                        )
-                        .await;
-                        last = Some((GatewayError::bad_gateway(&c.provider, msg), true));
-                        continue;
-                    }
-                };
-                let (cost, rec) = finish_attempt(
-                    gw,
-                    ctx,
-                    &c,
-                    attempt,
-                    Status::Ok,
-                    status,
-                    usage,
-                    None,
-                    None,
-                    None,
-                )
-                .await;
-                if let Err(e) = rec {
-                    let msg = format!(
+        let failed =
+            |kind: OutcomeKind, t: Instant| Outcome::failure(kind, t.elapsed().as_micros() as u64);
+        let outcome = 'attempt: {
+            match forward(
+                &gw.http,
+                up,
+                ctx.endpoint,
+                body,
+                call.anthropic_version,
+                gw.timeout(),
+            )
+            .await
+            {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
+                    let bytes = match tokio::time::timeout(gw.timeout(), resp.bytes()).await {
+                        Ok(Ok(b)) => b,
+                        Ok(Err(e)) => {
+                            let _ = finish_attempt(
+                                gw,
+                                ctx,
+                                &c,
+                                attempt,
+                                Status::UpstreamError,
+                                502,
+                                est(),
+                                None,
+                                None,
+                                Some("upstream_truncated".into()),
+                            )
+                            .await;
+                            last = Some((
+                                GatewayError::bad_gateway(
+                                    &c.provider,
+                                    format!("response body was cut off: {e}"),
+                                ),
+                                true,
+                            ));
+                            break 'attempt failed(OutcomeKind::ServerError, t);
+                        }
+                        Err(_) => {
+                            let _ = finish_attempt(
+                                gw,
+                                ctx,
+                                &c,
+                                attempt,
+                                Status::Timeout,
+                                504,
+                                est(),
+                                None,
+                                None,
+                                Some("upstream_timeout".into()),
+                            )
+                            .await;
+                            last = Some((
+                                GatewayError::timeout(
+                                    &c.provider,
+                                    gw.cfg.server.upstream_timeout_ms,
+                                ),
+                                true,
+                            ));
+                            break 'attempt failed(OutcomeKind::Timeout, t);
+                        }
+                    };
+                    let usage = match usage_from_body(ctx.endpoint, &bytes) {
+                        Ok(Some(u)) => u,
+                        Ok(None) => Usage {
+                            output: count_tokens(&text_of_body(ctx.endpoint, &bytes)),
+                            ..est()
+                        },
+                        Err(msg) => {
+                            let _ = finish_attempt(
+                                gw,
+                                ctx,
+                                &c,
+                                attempt,
+                                Status::UpstreamError,
+                                502,
+                                est(),
+                                None,
+                                None,
+                                Some("upstream_malformed".into()),
+                            )
+                            .await;
+                            last = Some((GatewayError::bad_gateway(&c.provider, msg), true));
+                            break 'attempt failed(OutcomeKind::ServerError, t);
+                        }
+                    };
+                    let (cost, rec) = finish_attempt(
+                        gw,
+                        ctx,
+                        &c,
+                        attempt,
+                        Status::Ok,
+                        status,
+                        usage,
+                        None,
+                        None,
+                        None,
+                    )
+                    .await;
+                    if let Err(e) = rec {
+                        let msg = format!(
                         "the ledger could not record this request ({e}); it was not acknowledged"
                     );
-                    return Err((GatewayError::internal(Phase::Record, msg), false));
-                }
-                return Ok(StageOk {
-                    cand: c,
-                    status,
-                    body: bytes,
-                    usage,
-                    cost,
-                    content_type,
-                });
-            }
-            Err(err) => {
-                let mut ev = ctx.event(
-                    if matches!(err, AttemptError::Timeout) {
-                        Status::Timeout
-                    } else {
-                        Status::UpstreamError
-                    },
-                    attempt,
-                );
-                fill_candidate(&mut ev, &c);
-                ev.latency_us = t.elapsed().as_micros() as u64;
-                ev.error_kind = Some(err.kind());
-                let (status, retry_after) = match &err {
-                    AttemptError::Status {
+                        return Err((GatewayError::internal(Phase::Record, msg), false));
+                    }
+                    return Ok(StageOk {
+                        cand: c,
                         status,
-                        retry_after,
-                        ..
-                    } => (*status, *retry_after),
-                    _ => (0, None),
-                };
-                ev.http_status = status;
-                gw.routes.observe(
-                    &c,
-                    Observed {
+                        body: bytes,
+                        usage,
+                        cost,
+                        content_type,
+                    });
+                }
+                Err(err) => {
+                    let mut ev = ctx.event(
+                        if matches!(err, AttemptError::Timeout) {
+                            Status::Timeout
+                        } else {
+                            Status::UpstreamError
+                        },
+                        attempt,
+                    );
+                    fill_candidate(&mut ev, &c);
+                    ev.latency_us = t.elapsed().as_micros() as u64;
+                    ev.error_kind = Some(err.kind());
+                    let (status, retry_after) = match &err {
+                        AttemptError::Status {
+                            status,
+                            retry_after,
+                            ..
+                        } => (*status, *retry_after),
+                        _ => (0, None),
+                    };
+                    ev.http_status = status;
+                    let observed = Observed {
                         ok: false,
                         status,
                         timeout: matches!(err, AttemptError::Timeout),
-                        connect: matches!(err, AttemptError::Connect(_)),
+                        connect: matches!(err, AttemptError::Connect(_) | AttemptError::Other(_)),
                         retry_after,
                         latency_us: ev.latency_us,
                         ttft_us: None,
                         output_tokens: 0,
-                    },
-                );
-                let retryable = err.retryable();
-                if !retryable {
-                    ev.status = Status::ClientError;
+                    };
+                    gw.routes.observe(&c, observed);
+                    let retryable = err.retryable();
+                    if !retryable {
+                        ev.status = Status::ClientError;
+                    }
+                    record_or_log(gw, ev).await;
+                    let mut e =
+                        err.to_gateway_error(&c.provider, gw.cfg.server.upstream_timeout_ms);
+                    if !retryable {
+                        e.status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                        return Err((e, false));
+                    }
+                    last = Some((e, true));
+                    observed.outcome()
                 }
-                record_or_log(gw, ev).await;
-                let mut e = err.to_gateway_error(&c.provider, gw.cfg.server.upstream_timeout_ms);
-                if !retryable {
-                    e.status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-                    return Err((e, false));
-                }
-                last_retry_after = retry_after;
-                last = Some((e, true));
+            }
+        };
+        match gw.routes.next_step(plan, i, &outcome, false) {
+            NextStep::Stop => break,
+            NextStep::Attempt { index, after } => {
+                tokio::time::sleep(after).await;
+                i = index;
             }
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod admit;
+pub mod attempts;
 pub mod attribute;
 pub mod body;
 pub mod cache;

@@ -20,12 +20,10 @@ use crate::admit::{admit, readmit, resolve_policy};
 use crate::attribute::{attribute, headers};
 use crate::body::{full, Body};
 use crate::error::{ApiShape, GatewayError, Phase, Side};
-use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body, usage_from_body};
-use crate::request::{parse_request, Endpoint, ParsedRequest};
+use crate::request::{parse_request, Endpoint};
 use crate::router::Observed;
 use crate::routes::Candidate;
 use crate::state::Gateway;
-use crate::upstream::{forward, AttemptError};
 
 /// Per-request context carried through the phases.
 #[derive(Debug, Clone)]
@@ -250,7 +248,7 @@ async fn run(
     gw: &Arc<Gateway>,
     ctx: &mut Ctx,
     req: http::Request<Incoming>,
-    mut gone: oneshot::Receiver<()>,
+    gone: oneshot::Receiver<()>,
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, body) = req.into_parts();
     if let Some(len) = parts
@@ -347,138 +345,14 @@ async fn run(
         .get("anthropic-version")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let max_attempts = gw.routes.max_attempts().min(plan.len()).max(1);
-    let mut last_err = None;
-    for (i, cand) in plan.iter().take(max_attempts).enumerate() {
-        let attempt = i as u32;
-        if i > 0 {
-            // Retry-After binds only the deployment that sent it (docs/routing.md).
-            let same = plan
-                .get(i - 1)
-                .is_some_and(|p| p.deployment == cand.deployment);
-            let ra = match &last_err {
-                Some(AttemptError::Status { retry_after, .. }) if same => *retry_after,
-                _ => None,
-            };
-            tokio::time::sleep(gw.routes.backoff(attempt - 1, ra)).await;
-        }
-        let body = upstream_body(&parsed, cand, admission.as_ref());
-        let t_attempt = Instant::now();
-        let sent = tokio::select! {
-            r = forward(&gw.http, gw.upstreams.get(&cand.provider).ok_or_else(|| GatewayError::internal(Phase::Forward, "provider vanished"))?, ctx.endpoint, body, anthropic_version.as_deref(), gw.timeout()) => r,
-            _ = &mut gone => {
-                // Client gone before the upstream answered: cancel, bill the prompt (estimated).
-                let est = Usage { input: estimate_prompt_tokens(&parsed.body), estimated: true, ..Usage::default() };
-                let _ = finish_attempt(gw, ctx, cand, attempt, Status::ClientDisconnected, 0, est, admission.take(), None, Some("client_disconnected".into())).await;
-                return Err(GatewayError::bad_request("client_disconnected", "client went away"));
-            }
-        };
-        match sent {
-            Ok(resp) => {
-                if parsed.stream {
-                    let mut r = crate::stream::respond_stream(
-                        gw.clone(),
-                        ctx.clone(),
-                        parsed,
-                        cand.clone(),
-                        admission,
-                        resp,
-                        attempt,
-                        t_attempt,
-                    );
-                    for (k, v) in extra_headers {
-                        set(r.headers_mut(), k, &v);
-                    }
-                    set(r.headers_mut(), "x-jevons-route-reason", &cand.reason);
-                    return Ok(r);
-                }
-                return respond_json(
-                    gw,
-                    ctx,
-                    &parsed,
-                    cand,
-                    admission,
-                    resp,
-                    attempt,
-                    t_attempt,
-                    extra_headers,
-                    gone,
-                )
-                .await;
-            }
-            Err(err) => {
-                let mut ev = ctx.event(
-                    if matches!(err, AttemptError::Timeout) {
-                        Status::Timeout
-                    } else {
-                        Status::UpstreamError
-                    },
-                    attempt,
-                );
-                fill_candidate(&mut ev, cand);
-                ev.latency_us = t_attempt.elapsed().as_micros() as u64;
-                ev.error_kind = Some(err.kind());
-                ev.http_status = match &err {
-                    AttemptError::Status { status, .. } => *status,
-                    _ => 0,
-                };
-                gw.routes.observe(cand, observed_err(&err, t_attempt));
-                if let AttemptError::Status { status, body, .. } = &err {
-                    if !err.retryable() {
-                        // The provider refused the request itself (4xx): pass its answer on.
-                        ev.status = Status::ClientError;
-                        record_or_log(gw, ev).await;
-                        if let Some(a) = admission.take() {
-                            a.release();
-                        }
-                        let mut r = full(
-                            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
-                            body.clone(),
-                        );
-                        set(r.headers_mut(), "x-jevons-request-id", &ctx.rid.to_string());
-                        set(r.headers_mut(), "x-jevons-cost-usd", "0");
-                        set(r.headers_mut(), "x-jevons-provider", &cand.provider);
-                        return Ok(r);
-                    }
-                }
-                record_or_log(gw, ev).await;
-                tracing::warn!(provider = %cand.provider, kind = %err.kind(), attempt, "upstream attempt failed");
-                last_err = Some(err);
-            }
-        }
-    }
-    if let Some(a) = admission.take() {
-        a.release();
-    }
-    let (provider, err) = match (plan.get(max_attempts - 1), last_err) {
-        (Some(c), Some(e)) => (c.provider.clone(), e),
-        _ => {
-            return Err(GatewayError::internal(
-                Phase::Forward,
-                "no attempt was made",
-            ))
-        }
+    let routed = crate::attempts::Routed {
+        parsed,
+        plan,
+        admission,
+        extra_headers,
+        anthropic_version,
     };
-    Err(err.to_gateway_error(&provider, gw.cfg.server.upstream_timeout_ms))
-}
-
-fn observed_err(err: &AttemptError, t: Instant) -> Observed {
-    Observed {
-        ok: false,
-        status: match err {
-            AttemptError::Status { status, .. } => *status,
-            _ => 0,
-        },
-        timeout: matches!(err, AttemptError::Timeout),
-        connect: matches!(err, AttemptError::Connect(_)),
-        retry_after: match err {
-            AttemptError::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        },
-        latency_us: t.elapsed().as_micros() as u64,
-        ttft_us: None,
-        output_tokens: 0,
-    }
+    crate::attempts::run_attempts(gw, ctx, routed, gone).await
 }
 
 /// Fills the deployment fields of an event.
@@ -494,34 +368,6 @@ pub async fn record_or_log(gw: &Gateway, ev: LedgerEvent) {
     if let Err(e) = gw.ledger.record(ev).await {
         tracing::error!(error = %e, "ledger write failed");
     }
-}
-
-/// The body sent upstream: upstream model id, clamped output cap, usage asked for.
-fn upstream_body(p: &ParsedRequest, c: &Candidate, a: Option<&Admission>) -> Vec<u8> {
-    let mut b = p.body.clone();
-    b.remove("max_price"); // a routing hint for jevons, not for the provider
-    b.insert("model".into(), c.upstream_model.clone().into());
-    if let Some(a) = a {
-        let field = if b.contains_key("max_completion_tokens") {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
-        };
-        if p.endpoint != Endpoint::Embeddings {
-            b.insert(field.into(), a.max_output_tokens.into());
-        }
-    }
-    if p.stream && p.endpoint == Endpoint::ChatCompletions {
-        let opts = b
-            .entry("stream_options")
-            .or_insert_with(|| serde_json::json!({}));
-        if let Some(o) = opts.as_object_mut() {
-            o.insert("include_usage".into(), true.into());
-        } else {
-            *opts = serde_json::json!({"include_usage": true});
-        }
-    }
-    serde_json::to_vec(&b).unwrap_or_default()
 }
 
 /// Cost of a usage at a deployment: (billed, list, cache savings). Never fails: an unpriced
@@ -627,134 +473,4 @@ pub async fn finish_attempt(
         tracing::error!(error = %e, "ledger write failed");
     }
     (cost, rec)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn respond_json(
-    gw: &Arc<Gateway>,
-    ctx: &Ctx,
-    parsed: &ParsedRequest,
-    cand: &Candidate,
-    admission: Option<Admission>,
-    resp: crate::upstream::UpstreamResponse,
-    attempt: u32,
-    t_attempt: Instant,
-    extra_headers: Vec<(&'static str, String)>,
-    mut gone: oneshot::Receiver<()>,
-) -> Result<Response<Body>, GatewayError> {
-    let status = resp.status().as_u16();
-    let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
-    // An attempt that ends without a usable body: bill the prompt (estimated), record it,
-    // and hand back the client-facing error.
-    let fail_with =
-        |status: Status, http: u16, kind: &'static str, err: GatewayError, admission| async move {
-            let est = Usage {
-                input: estimate_prompt_tokens(&parsed.body),
-                estimated: true,
-                ..Usage::default()
-            };
-            let _ = finish_attempt(
-                gw,
-                ctx,
-                cand,
-                attempt,
-                status,
-                http,
-                est,
-                admission,
-                None,
-                Some(kind.into()),
-            )
-            .await;
-            Err(err)
-        };
-    let body = tokio::select! {
-        r = tokio::time::timeout(gw.timeout(), resp.bytes()) => r,
-        _ = &mut gone => {
-            let e = GatewayError::bad_request("client_disconnected", "client went away");
-            return fail_with(Status::ClientDisconnected, 0, "client_disconnected", e, admission).await;
-        }
-    };
-    let body = match body {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
-            let e = GatewayError::bad_gateway(
-                &cand.provider,
-                format!("response body was cut off: {e}"),
-            );
-            return fail_with(
-                Status::UpstreamError,
-                502,
-                "upstream_truncated",
-                e,
-                admission,
-            )
-            .await;
-        }
-        Err(_) => {
-            let e = GatewayError::timeout(&cand.provider, gw.cfg.server.upstream_timeout_ms);
-            return fail_with(Status::Timeout, 504, "upstream_timeout", e, admission).await;
-        }
-    };
-    let usage = match usage_from_body(ctx.endpoint, &body) {
-        Ok(Some(u)) => u,
-        Ok(None) => Usage {
-            input: estimate_prompt_tokens(&parsed.body),
-            output: count_tokens(&text_of_body(ctx.endpoint, &body)),
-            estimated: true,
-            ..Usage::default()
-        },
-        Err(msg) => {
-            let e = GatewayError::bad_gateway(&cand.provider, msg);
-            return fail_with(
-                Status::UpstreamError,
-                502,
-                "upstream_malformed",
-                e,
-                admission,
-            )
-            .await;
-        }
-    };
-    let _ = t_attempt;
-    let (cost, rec) = finish_attempt(
-        gw,
-        ctx,
-        cand,
-        attempt,
-        Status::Ok,
-        status,
-        usage,
-        admission,
-        None,
-        None,
-    )
-    .await;
-    if let Err(e) = rec {
-        return Err(GatewayError::internal(
-            Phase::Record,
-            format!("the ledger could not record this request ({e}); it was not acknowledged"),
-        ));
-    }
-    if status == 200 {
-        crate::cache::store(gw, ctx, cand, &body, usage, cost);
-    }
-    let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
-    let h = r.headers_mut();
-    if let Some(ct) = content_type {
-        h.insert(http::header::CONTENT_TYPE, ct);
-    }
-    set(h, "x-jevons-request-id", &ctx.rid.to_string());
-    set(h, "x-jevons-cost-usd", &cost.usd_string());
-    set(h, "x-jevons-provider", &cand.provider);
-    set(h, "x-jevons-model", &cand.upstream_model);
-    set(h, "x-jevons-route-reason", &cand.reason);
-    crate::cache::mark_miss(ctx, h);
-    if usage.estimated {
-        set(h, "x-jevons-usage-estimated", "true");
-    }
-    for (k, v) in extra_headers {
-        set(h, k, &v);
-    }
-    Ok(r)
 }

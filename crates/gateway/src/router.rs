@@ -40,7 +40,8 @@ pub struct Observed {
 }
 
 impl Observed {
-    fn outcome(&self) -> Outcome {
+    /// The routing outcome this attempt reports.
+    pub fn outcome(&self) -> Outcome {
         if self.ok {
             return Outcome::success(self.latency_us, self.ttft_us, self.output_tokens);
         }
@@ -197,12 +198,6 @@ impl Routing {
         if let Some(slot) = c.slot {
             self.router.observe(slot, &o.outcome());
         }
-    }
-
-    /// Backoff before retry `attempt`.
-    pub fn backoff(&self, attempt: u32, retry_after: Option<u64>) -> Duration {
-        self.router
-            .backoff(attempt, retry_after.map(Duration::from_secs))
     }
 
     /// Maximum attempts.

@@ -157,11 +157,33 @@ impl Routes {
         }
     }
 
-    /// The backoff before retry number `attempt` (0-based).
-    pub fn backoff(&self, attempt: u32, retry_after: Option<u64>) -> std::time::Duration {
+    /// What follows attempt `index` of `plan` (the candidates actually tried, in order)
+    /// after `outcome`: the routing crate's retry rule, with the `[routing.retry]` backoff
+    /// (the defaults without `[routing]`). `first_byte_sent`: a byte already reached the
+    /// client (then never another attempt).
+    pub fn next_step(
+        &self,
+        plan: &[Candidate],
+        index: usize,
+        outcome: &jevons_routing::Outcome,
+        first_byte_sent: bool,
+    ) -> jevons_routing::NextStep {
+        let same = |a: &Candidate, b: &Candidate| a.deployment == b.deployment;
         match &self.router {
-            Some(r) => r.backoff(attempt, retry_after),
-            None => std::time::Duration::from_millis(retry_after.map_or(0, |s| s.min(5) * 1000)),
+            Some(r) => r
+                .router()
+                .next_step_by(plan, index, outcome, first_byte_sent, same),
+            None => jevons_routing::next_step_over(
+                plan,
+                index,
+                outcome,
+                first_byte_sent,
+                same,
+                |n, ra| {
+                    let cfg = jevons_routing::RetryConfig::default();
+                    jevons_routing::backoff_with(&cfg, n, ra, jitter_unit())
+                },
+            ),
         }
     }
 
@@ -179,4 +201,12 @@ impl Routes {
     pub fn max_attempts(&self) -> usize {
         self.router.as_ref().map_or(3, |r| r.max_attempts())
     }
+}
+
+/// A jitter draw in 0..1 from the clock's sub-second nanos (no routing engine, no seed).
+fn jitter_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1000) / 1000.0
 }

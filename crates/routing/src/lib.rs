@@ -30,6 +30,6 @@ pub use health::{BreakerState, HealthSnapshot};
 pub use outcome::{backoff_with, is_retryable, may_fallback, Outcome, OutcomeKind};
 pub use plan::{Candidate, DeploymentId, RoutePlan, RouteReason, RouteRequest, Target};
 pub use price::{DeploymentPrice, MaxPrice};
-pub use retry::NextStep;
+pub use retry::{next_step_over, NextStep};
 pub use router::Router;
 pub use strategy::Strategy;

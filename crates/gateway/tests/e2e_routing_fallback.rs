@@ -1,0 +1,177 @@
+//! End-to-end fallback of non-streaming requests: a timeout (before and after the response
+//! headers), a connect error (a deployment on a port nothing listens on) and a body cut
+//! off mid-way each move the request to the next deployment, since no byte reached the
+//! client yet. Mock providers without artificial delays; faults injected at run time; every
+//! attempt read back from the ledger.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use jevons_ledger::{LedgerEvent, Status};
+use jevons_mock::server::MockProfile;
+use serde_json::{json, Value};
+
+/// `llama-3.1-70b` as in e2e_routing (cheapest: deepinfra, then together_ai); `dead` puts a
+/// provider on an unbound port first (priority) with together_ai behind it.
+fn routing(dead_port: u16) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "deadhost"
+kind = "openai"
+base_url = "http://127.0.0.1:{dead_port}"
+api_key_env = "JEVONS_MOCK_PROVIDER_KEY"
+catalog_provider = "deepinfra"
+
+[routing]
+seed = 7
+
+[[routing.models]]
+name = "llama-3.1-70b"
+strategy = "cheapest"
+deployments = [
+  {{ provider = "together_ai", model = "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo" }},
+  {{ provider = "deepinfra", model = "meta-llama/Meta-Llama-3.1-70B-Instruct" }},
+]
+
+[[routing.models]]
+name = "dead"
+strategy = "priority"
+deployments = [
+  {{ provider = "deadhost", model = "meta-llama/Meta-Llama-3.1-70B-Instruct", priority = 0 }},
+  {{ provider = "together_ai", model = "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo", priority = 1 }},
+]
+
+[routing.retry]
+max_attempts = 3
+base_backoff_ms = 5
+max_backoff_ms = 50
+jitter = 0.0
+"#
+    )
+}
+
+/// A port nothing listens on (bound, then released).
+fn unbound_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+async fn env() -> common::Env {
+    let mut profile = MockProfile::builtin("demo").unwrap();
+    for p in &mut profile.providers {
+        p.ttft_ms = 0;
+        p.jitter_ms = 0;
+        p.tokens_per_sec = 0;
+    }
+    let text = routing(unbound_port());
+    common::start_cfg(profile, &text, true, |cfg| {
+        cfg.server.upstream_timeout_ms = 400;
+    })
+    .await
+}
+
+fn ask(model: &str, prompt: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": prompt}]})
+}
+
+fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+async fn fault(env: &common::Env, provider: &str, cfg: Value) {
+    let url = format!("{}/_mock/faults", env.mock.root_url(provider).unwrap());
+    let r = env.client.post(url).json(&cfg).send().await.unwrap();
+    assert!(r.status().is_success(), "fault config refused");
+}
+
+fn provider(e: &LedgerEvent) -> &str {
+    e.provider.as_deref().unwrap_or("")
+}
+
+/// Sends one non-streaming request that must succeed at together_ai after one failed
+/// attempt at `first`; returns both ledger events.
+async fn falls_back(env: &common::Env, model: &str, first: &str) -> Vec<LedgerEvent> {
+    let r = env.chat(ask(model, "fall back")).await;
+    let rid = header(&r, "x-jevons-request-id").to_string();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(header(&r, "x-jevons-provider"), "together_ai");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["choices"][0]["message"]["content"].is_string(),
+        "{body}"
+    );
+    let ev = env.events_of(&rid);
+    assert_eq!(ev.len(), 2, "one event per attempt: {ev:?}");
+    assert_eq!((ev[0].attempt, provider(&ev[0])), (0, first));
+    assert_eq!((ev[1].attempt, provider(&ev[1])), (1, "together_ai"));
+    assert_eq!(ev[1].status, Status::Ok);
+    ev
+}
+
+#[tokio::test]
+async fn a_body_cut_off_midway_falls_back() {
+    let env = env().await;
+    fault(
+        &env,
+        "deepinfra",
+        json!({"rules": [{"kind": "stream_cut", "rate": 1.0}]}),
+    )
+    .await;
+    let ev = falls_back(&env, "llama-3.1-70b", "deepinfra").await;
+    assert_eq!(ev[0].status, Status::UpstreamError);
+    assert_eq!(ev[0].error_kind.as_deref(), Some("upstream_truncated"));
+}
+
+#[tokio::test]
+async fn a_timeout_after_the_headers_falls_back() {
+    let env = env().await;
+    // Headers at once, then every piece of the body waits far beyond the 400 ms timeout.
+    fault(
+        &env,
+        "deepinfra",
+        json!({"rules": [{"kind": "slow_drip", "rate": 1.0}], "drip_ms": 60000}),
+    )
+    .await;
+    let ev = falls_back(&env, "llama-3.1-70b", "deepinfra").await;
+    assert_eq!(ev[0].status, Status::Timeout);
+    assert_eq!(ev[0].error_kind.as_deref(), Some("upstream_timeout"));
+}
+
+#[tokio::test]
+async fn a_timeout_before_the_headers_falls_back() {
+    let env = env().await;
+    fault(
+        &env,
+        "deepinfra",
+        json!({"rules": [{"kind": "timeout", "rate": 1.0}], "timeout_ms": 60000}),
+    )
+    .await;
+    let ev = falls_back(&env, "llama-3.1-70b", "deepinfra").await;
+    assert_eq!(ev[0].status, Status::Timeout);
+}
+
+#[tokio::test]
+async fn a_connect_error_falls_back() {
+    let env = env().await;
+    let ev = falls_back(&env, "dead", "deadhost").await;
+    assert_eq!(ev[0].status, Status::UpstreamError);
+    assert_eq!(ev[0].error_kind.as_deref(), Some("upstream_connect"));
+    assert_eq!(ev[0].http_status, 0);
+}
+
+#[tokio::test]
+async fn a_malformed_body_falls_back() {
+    let env = env().await;
+    fault(
+        &env,
+        "deepinfra",
+        json!({"rules": [{"kind": "malformed", "rate": 1.0}]}),
+    )
+    .await;
+    let ev = falls_back(&env, "llama-3.1-70b", "deepinfra").await;
+    assert_eq!(ev[0].error_kind.as_deref(), Some("upstream_malformed"));
+}
