@@ -1,14 +1,17 @@
 //! Policy state across restarts: the budgets stored in the ledger file (`jevons budgets
-//! set`, `PUT /admin/budgets`) merged into the `[policy]` section, spent-in-window rebuilt
-//! from the ledger rollups at start, and the background sweeper of idle policy state.
+//! set`, `PUT /admin/budgets`) merged into the `[policy]` section, spent-in-window and
+//! recent agent tasks rebuilt from the ledger at start, and the background sweeper of
+//! idle policy state.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jevons_core::{Clock, Money};
-use jevons_ledger::{AdminStore, Dim, Reader};
-use jevons_policy::{BudgetSpec, Policy, PolicyConfig, ScopeKind, SpendQuery};
+use std::collections::HashMap;
+
+use jevons_ledger::{AdminStore, Dim, Reader, TaskRow};
+use jevons_policy::{BudgetSpec, Policy, PolicyConfig, ScopeKind, SpendQuery, TaskSeed};
 
 use crate::admit::{policy_config, PolicyGate};
 use crate::config::GatewayConfig;
@@ -148,13 +151,70 @@ pub fn rebuild(policy: &Policy, db: &Path, now_ms: i64) -> Result<usize, String>
         })
     });
     if errors.is_empty() {
-        Ok(n)
+        let since = now_ms.saturating_sub(SWEEP_IDLE_MS);
+        let mut tasks = reader
+            .top_tasks(MAX_SEEDED_TASKS)
+            .map_err(|e| format!("{}: cannot rebuild agent task state: {e}", db.display()))?;
+        tasks.retain(|t| t.last_ts_ms >= since);
+        seed_tasks(policy, &tasks);
+        Ok(n + tasks.len())
     } else {
         Err(format!(
             "{}: cannot rebuild budget spend from the ledger: {}",
             db.display(),
             errors.join("; ")
         ))
+    }
+}
+
+/// Most agent tasks read at start (the most expensive first; those idle past the
+/// sweeper's timeout are then left out).
+pub const MAX_SEEDED_TASKS: usize = 100_000;
+
+/// Agent tasks that ran within the sweeper's idle timeout, rebuilt from the ledger's
+/// tasks table: first and last call, calls (admitted: events less refusals and retry
+/// attempts), depth (from the parent
+/// chain, as admission computes it: parent's depth + 1, or 1 when the parent is not
+/// known) and the whole task's spend on its `max_usd` line. Request-hash history (loop
+/// detection, identical retries) is not in the ledger and starts afresh.
+pub fn seed_tasks(policy: &Policy, rows: &[TaskRow]) {
+    let parent: HashMap<&str, Option<&str>> = rows
+        .iter()
+        .map(|t| (t.task.as_str(), t.parent.as_deref()))
+        .collect();
+    let depth = |task: &str| -> u32 {
+        let mut d = 0u32;
+        let mut cur = task;
+        // Bounded walk: a cycle in the ledger cannot hang the start.
+        while let Some(Some(p)) = parent.get(cur).copied() {
+            d += 1;
+            if p == cur || d > 64 {
+                break;
+            }
+            if !parent.contains_key(p) {
+                break;
+            }
+            cur = p;
+        }
+        d
+    };
+    for t in rows {
+        let seed = TaskSeed {
+            first_ms: t.first_ts_ms,
+            last_ms: t.last_ts_ms,
+            depth: depth(&t.task),
+            // Admitted calls: one event per attempt, refusals are events too.
+            calls: t
+                .totals
+                .requests
+                .saturating_sub(t.totals.refusals)
+                .saturating_sub(t.retries),
+        };
+        policy.seed_task(
+            &t.task,
+            &seed,
+            t.totals.cost.to_money().unwrap_or(Money::MAX),
+        );
     }
 }
 
@@ -205,6 +265,63 @@ mod tests {
             got,
             want.map(|(n, l)| (n.to_string(), l.to_string())).to_vec()
         );
+    }
+
+    #[test]
+    fn task_depth_follows_the_parent_chain_as_admission_does() {
+        let pc = PolicyConfig::from_toml_str(
+            "[task_caps.default]\nmax_depth = 1\nmax_usd = \"1\"\nloop_threshold = 0\n",
+        )
+        .unwrap();
+        let policy = Policy::new(pc).unwrap();
+        let row = |task: &str, parent: Option<&str>, cost_usd: &str| TaskRow {
+            task: task.into(),
+            parent: parent.map(Into::into),
+            team: None,
+            first_ts_ms: 0,
+            last_ts_ms: 10,
+            retries: 0,
+            ok: 1,
+            totals: jevons_ledger::Totals {
+                cost: Money::parse_usd(cost_usd).unwrap().into(),
+                ..Default::default()
+            },
+        };
+        // root (0) <- a (1) <- b (2); "orphan"'s parent is unknown: depth 1.
+        seed_tasks(
+            &policy,
+            &[
+                row("root", None, "0"),
+                row("a", Some("root"), "0"),
+                row("b", Some("a"), "0"),
+                row("orphan", Some("gone"), "2"),
+            ],
+        );
+        let attr = |task: &str| jevons_core::Attribution {
+            task: Some(task.into()),
+            ..Default::default()
+        };
+        let req = |a: &'static jevons_core::Attribution| jevons_policy::AdmitRequest {
+            attribution: a,
+            model: "m",
+            input_tokens_upper_bound: 1,
+            requested_max_output: Some(1),
+            choices: 1,
+            paid_calls: Default::default(),
+            price: Default::default(),
+            request_hash: 1,
+        };
+        let ok = |t: &str| {
+            let a: &'static jevons_core::Attribution = Box::leak(Box::new(attr(t)));
+            policy
+                .admit(&req(a), 20)
+                .map(|_| ())
+                .map_err(|r| r.limit_name)
+        };
+        assert_eq!(ok("root"), Ok(()));
+        assert_eq!(ok("a"), Ok(()));
+        assert_eq!(ok("b"), Err("max_depth".to_string()));
+        assert_eq!(ok("orphan"), Err("max_usd".to_string()), "seeded $2 > $1");
     }
 
     #[test]

@@ -34,5 +34,5 @@ pub use refusal::{Amount, Refusal, RefusalKind};
 pub use runtime::{BudgetStatus, SpendQuery};
 pub use scope::{Scope, ScopeKind, ScopeRef};
 pub use settle::Settled;
-pub use store::{MemoryStore, PolicyStore};
+pub use store::{MemoryStore, PolicyStore, TaskSeed};
 pub use window::{Window, WindowBounds};

@@ -10,7 +10,8 @@ use crate::config::BudgetSpec;
 use crate::error::PolicyError;
 use crate::policy::{mode_text, Compiled, Policy, SEP};
 use crate::scope::ScopeKind;
-use crate::window::{rfc3339, Window};
+use crate::store::TaskSeed;
+use crate::window::{rfc3339, Window, WindowBounds};
 
 /// One row of `jevons budgets list`: a budget in one concrete scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,10 +223,37 @@ impl Policy {
         out
     }
 
-    /// Drops state idle since `idle_before_ms` (finished tasks, per-value cells of past
-    /// windows, idle rate counters). Call it periodically (e.g. every minute with
+    /// Records an agent task known from the ledger at start (see [`TaskSeed`]) and sets
+    /// its `max_usd` line to what it spent (`total`, the whole task): a restarted gateway
+    /// keeps refusing a task past its dollar cap. Nothing changes for a task already seen.
+    pub fn seed_task(&self, task: &str, seed: &TaskSeed, spent: Money) {
+        if task.is_empty() {
+            return;
+        }
+        self.inner.store.seed_task(task, seed);
+        let key = format!("t{SEP}{task}");
+        if self
+            .inner
+            .store
+            .line_state(&key, WindowBounds::TOTAL)
+            .is_none()
+        {
+            self.inner.store.seed(&key, WindowBounds::TOTAL, spent);
+        }
+    }
+
+    /// Drops state idle since `idle_before_ms`: finished tasks together with their
+    /// `max_usd` line and their cells of `task:*` budgets, per-value cells of past
+    /// windows, idle rate counters. Call it periodically (e.g. every minute with
     /// `now - 24h`); admission never sweeps by itself.
     pub fn sweep(&self, idle_before_ms: i64) {
-        self.inner.store.sweep(idle_before_ms);
+        let c = self.compiled();
+        let task_scoped: Vec<&str> = c
+            .budgets
+            .iter()
+            .filter(|b| b.spec.scope.kind == ScopeKind::Task)
+            .map(|b| b.prefix.as_str())
+            .collect();
+        self.inner.store.sweep(idle_before_ms, &task_scoped);
     }
 }

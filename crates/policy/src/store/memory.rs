@@ -11,11 +11,12 @@ use jevons_core::Money;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use super::plan::plan_reservation;
-use super::task_state::{TaskCheck, TaskRecord, TaskShortfall};
+use super::task_state::{TaskCheck, TaskRecord, TaskSeed, TaskShortfall};
 use super::{
     BudgetLine, Handle, LineState, Lines, PolicyStore, RateLine, RateRule, RateShortfall,
     ReserveAsk, Reserved, Shortfall,
 };
+use crate::policy::SEP;
 use crate::window::WindowBounds;
 
 const SHARDS: usize = 64;
@@ -395,7 +396,12 @@ impl PolicyStore for MemoryStore {
         }
     }
 
-    fn sweep(&self, idle_before_ms: i64) {
+    fn seed_task(&self, task: &str, seed: &TaskSeed) {
+        self.tasks
+            .get_or(task, || Kind::Task(Mutex::new(TaskRecord::seeded(seed))));
+    }
+
+    fn sweep(&self, idle_before_ms: i64, task_scoped: &[&str]) {
         self.tasks
             .retain(|_, c| task(c).is_none_or(|m| m.lock().last_ms >= idle_before_ms));
         self.rates.retain(|_, c| {
@@ -404,10 +410,21 @@ impl PolicyStore for MemoryStore {
                 g.in_flight > 0 || g.last_ms >= idle_before_ms
             })
         });
-        self.budgets.retain(|_, c| {
+        let task_prefix = format!("t{SEP}");
+        self.budgets.retain(|k, c| {
             budget(c).is_none_or(|m| {
                 let g = m.lock();
-                g.reserved != Money::ZERO || g.window.is_none_or(|w| w.end_ms > idle_before_ms)
+                if g.reserved != Money::ZERO {
+                    return true;
+                }
+                // A task's lines live as long as its record (a `total` window never ends).
+                let of_task = k
+                    .strip_prefix(task_prefix.as_str())
+                    .or_else(|| task_scoped.iter().find_map(|p| k.strip_prefix(p)));
+                match of_task {
+                    Some(t) => self.tasks.get(t).is_some(),
+                    None => g.window.is_none_or(|w| w.end_ms > idle_before_ms),
+                }
             })
         });
     }

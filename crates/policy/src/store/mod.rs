@@ -16,7 +16,7 @@ use crate::window::WindowBounds;
 
 pub use memory::MemoryStore;
 pub use plan::{plan_reservation, Plan};
-pub use task_state::{TaskCheck, TaskLimits, TaskShortfall, TaskShortfallKind};
+pub use task_state::{TaskCheck, TaskLimits, TaskSeed, TaskShortfall, TaskShortfallKind};
 
 /// One budget a request falls under, as the store sees it.
 #[derive(Debug, Clone, Copy)]
@@ -177,6 +177,13 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
     /// Undoes a `task_admit` whose request was refused later in admission.
     fn task_rollback(&self, held: &Handle, request_hash: u64, now_ms: i64);
 
-    /// Drops state idle since before `idle_before_ms` (tasks, empty per-value cells).
-    fn sweep(&self, idle_before_ms: i64);
+    /// Records a task known from the ledger at start (first and last call, depth, calls
+    /// made); an existing record is left alone.
+    fn seed_task(&self, task: &str, seed: &TaskSeed);
+
+    /// Drops state idle since before `idle_before_ms`: tasks, then the budget lines that
+    /// belong to a task no longer recorded (its `max_usd` line `t␟task`, and the cells of
+    /// the task-scoped budgets whose key prefixes are `task_scoped`) unless something is
+    /// reserved on them, empty per-value cells of past windows, idle rate counters.
+    fn sweep(&self, idle_before_ms: i64, task_scoped: &[&str]);
 }

@@ -63,6 +63,19 @@ pub struct TaskShortfall {
     pub retry_after_ms: Option<i64>,
 }
 
+/// A task as the ledger knows it (rebuilding state at start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskSeed {
+    /// First call (ms).
+    pub first_ms: i64,
+    /// Last call (ms).
+    pub last_ms: i64,
+    /// Depth in the parent chain (0 for a root task).
+    pub depth: u32,
+    /// Calls made.
+    pub calls: u64,
+}
+
 /// Most hashes remembered per task for loop detection.
 const MAX_RECENT: usize = 4096;
 
@@ -90,6 +103,18 @@ impl TaskRecord {
             first_ms: now_ms,
             last_ms: now_ms,
             depth,
+            ..Default::default()
+        }
+    }
+
+    /// A record rebuilt from the ledger (no request-hash history: loops and identical
+    /// retries start afresh).
+    pub fn seeded(s: &TaskSeed) -> Self {
+        TaskRecord {
+            first_ms: s.first_ms,
+            last_ms: s.last_ms.max(s.first_ms),
+            depth: s.depth,
+            calls: s.calls,
             ..Default::default()
         }
     }
