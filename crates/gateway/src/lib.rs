@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod policy_state;
 pub mod proxy;
 pub mod request;
+pub mod retry_after;
 pub mod router;
 pub mod routes;
 pub mod server;

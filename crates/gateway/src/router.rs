@@ -29,8 +29,8 @@ pub struct Observed {
     pub timeout: bool,
     /// Could not connect.
     pub connect: bool,
-    /// Retry-After seconds.
-    pub retry_after: Option<u64>,
+    /// The wait the provider asked for (Retry-After).
+    pub retry_after: Option<Duration>,
     /// Latency in µs.
     pub latency_us: u64,
     /// Time to first token in µs.
@@ -51,7 +51,7 @@ impl Observed {
             OutcomeKind::ConnectError
         } else if self.status == 429 {
             OutcomeKind::RateLimited {
-                retry_after: self.retry_after.map(Duration::from_secs),
+                retry_after: self.retry_after,
             }
         } else if self.status >= 500 {
             OutcomeKind::ServerError

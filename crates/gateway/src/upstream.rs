@@ -154,8 +154,8 @@ pub enum AttemptError {
     Status {
         /// HTTP status.
         status: u16,
-        /// `Retry-After` seconds, when given.
-        retry_after: Option<u64>,
+        /// The wait the provider asked for (`retry-after-ms` or `Retry-After`), when given.
+        retry_after: Option<Duration>,
         /// The upstream's body (error JSON), capped.
         body: Bytes,
     },
@@ -204,7 +204,8 @@ impl AttemptError {
                     e.status = http::StatusCode::TOO_MANY_REQUESTS;
                     e.code = "upstream_rate_limited".into();
                 }
-                e.retry_after = *retry_after;
+                // Whole seconds for the client's Retry-After, rounded up.
+                e.retry_after = retry_after.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
                 e
             }
         }
@@ -269,11 +270,7 @@ pub async fn forward(
     };
     let status = resp.status().as_u16();
     if status >= 400 {
-        let retry_after = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok());
+        let retry_after = crate::retry_after::from_headers(resp.headers(), chrono::Utc::now());
         let body = match tokio::time::timeout(timeout, resp.bytes()).await {
             Ok(Ok(b)) => b.slice(..b.len().min(64 * 1024)),
             _ => Bytes::new(),
