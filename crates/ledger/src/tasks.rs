@@ -75,6 +75,19 @@ impl Reader {
         self.task_rows(&format!("ORDER BY cost DESC, task LIMIT {n}"))
     }
 
+    /// The `n` most expensive agent tasks that ran in `[since, until)` (first call before
+    /// `until`, last call at or after `since`).
+    pub fn top_tasks_in(
+        &self,
+        n: usize,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<TaskRow>, LedgerError> {
+        self.task_rows(&format!(
+            "WHERE last_ts>={since_ms} AND first_ts<{until_ms} ORDER BY cost DESC, task LIMIT {n}"
+        ))
+    }
+
     /// One task and its direct children (for the task tree).
     pub fn task_children(&self, parent: &str) -> Result<Vec<TaskRow>, LedgerError> {
         match Names::lookup(&self.conn, DimKind::Task, parent)? {

@@ -191,27 +191,79 @@ impl Plan {
     }
 
     /// Monthly tokens at which a payer whose tokens cost `cost_per_mtok` stops being
-    /// profitable; `None` when no usage level loses money (the metered price covers cost),
-    /// `Some(0)` when every level does.
+    /// profitable, counting token prices only (see [`Plan::breakeven_tokens_at`]).
     pub fn breakeven_tokens(&self, cost_per_mtok: Decimal) -> Option<Decimal> {
-        let c = cost_per_mtok / Decimal::from(1_000_000u32);
-        let p = self.per_mtok_usd / Decimal::from(1_000_000u32);
+        self.breakeven_tokens_at(cost_per_mtok, None)
+    }
+
+    /// Monthly tokens at which a payer whose tokens cost `cost_per_mtok` stops being
+    /// profitable; `None` when no usage level loses money (the metered prices cover cost),
+    /// `Some(0)` when every level does. Per-request prices and included requests are turned
+    /// into tokens with `tokens_per_request` (the fleet's mean tokens per request); without
+    /// it (`None` or 0) they are left out.
+    ///
+    /// Revenue is piecewise linear in tokens t (kinks where the token and request allowances
+    /// run out) and convex, so profit = revenue − cost·t first reaches 0 on the first
+    /// segment where it falls to 0; later segments only rise faster.
+    pub fn breakeven_tokens_at(
+        &self,
+        cost_per_mtok: Decimal,
+        tokens_per_request: Option<Decimal>,
+    ) -> Option<Decimal> {
+        let mtok = Decimal::from(1_000_000u32);
+        let c = cost_per_mtok / mtok;
         if c <= Decimal::ZERO {
             return None;
         }
-        let inc = match self.kind {
-            PlanKind::Hybrid => Decimal::from(self.included_tokens),
-            _ => Decimal::ZERO,
+        let tpr = tokens_per_request.filter(|t| *t > Decimal::ZERO);
+        let hybrid = self.kind == PlanKind::Hybrid;
+        let metered = self.kind != PlanKind::Flat;
+        // Per-token price of each meter, and the token count where its allowance ends.
+        let mut meters: Vec<(Decimal, Decimal)> = Vec::new();
+        if metered {
+            let inc = if hybrid {
+                Decimal::from(self.included_tokens)
+            } else {
+                Decimal::ZERO
+            };
+            meters.push((self.per_mtok_usd / mtok, inc));
+            if let Some(tpr) = tpr {
+                let inc = if hybrid {
+                    Decimal::from(self.included_requests) * tpr
+                } else {
+                    Decimal::ZERO
+                };
+                meters.push((self.per_request_usd / tpr, inc));
+            }
+        }
+        let mut kinks: Vec<Decimal> = meters.iter().map(|m| m.1).collect();
+        kinks.push(Decimal::ZERO);
+        kinks.sort();
+        kinks.dedup();
+        let profit = |t: Decimal| {
+            let rev: Decimal = meters
+                .iter()
+                .map(|(p, inc)| *p * (t - *inc).max(Decimal::ZERO))
+                .sum();
+            self.monthly_usd + rev - c * t
         };
-        let fee = self.monthly_usd;
-        // Inside the allowance: revenue = fee, cost = c·t.
-        if self.kind == PlanKind::Flat || (self.kind == PlanKind::Hybrid && fee / c <= inc) {
-            return Some((fee / c).round_dp(0));
+        for (k, a) in kinks.iter().enumerate() {
+            let slope = meters
+                .iter()
+                .filter(|(_, inc)| inc <= a)
+                .fold(-c, |s, (p, _)| s + *p);
+            if slope >= Decimal::ZERO {
+                continue;
+            }
+            let fa = profit(*a);
+            if fa <= Decimal::ZERO {
+                return Some(a.round_dp(0));
+            }
+            let t = *a + fa / -slope;
+            if kinks.get(k + 1).is_none_or(|b| t <= *b) {
+                return Some(t.round_dp(0));
+            }
         }
-        // Beyond it: fee + p·(t − inc) = c·t.
-        if p >= c {
-            return None;
-        }
-        Some(((fee - p * inc) / (c - p)).round_dp(0))
+        None
     }
 }

@@ -70,12 +70,30 @@ pub fn depth_of(reader: &Reader, t: &TaskRow) -> Result<usize, ReportError> {
 
 /// The `n` most expensive tasks (own cost), with depth and subtree totals.
 pub fn top_tasks(reader: &Reader, n: usize) -> Result<Vec<TaskLine>, ReportError> {
-    reader
-        .top_tasks(n)?
-        .iter()
+    top_lines(reader, reader.top_tasks(n)?, None)
+}
+
+/// The `n` most expensive tasks that ran in `period` (first call before its end, last call
+/// at or after its start); subtree totals count only sub-tasks that ran in the period.
+pub fn top_tasks_in(
+    reader: &Reader,
+    n: usize,
+    period: Period,
+) -> Result<Vec<TaskLine>, ReportError> {
+    let rows = reader.top_tasks_in(n, period.since_ms, period.until_ms)?;
+    top_lines(reader, rows, Some(period))
+}
+
+fn top_lines(
+    reader: &Reader,
+    rows: Vec<TaskRow>,
+    period: Option<Period>,
+) -> Result<Vec<TaskLine>, ReportError> {
+    rows.iter()
         .map(|t| {
             let mut l = line(t, depth_of(reader, t)?);
-            let sub = tree(reader, &t.task)?;
+            let mut sub = Vec::new();
+            walk(reader, t, 0, period, &mut sub)?;
             if let Some(root) = sub.first() {
                 l.tree_calls = root.tree_calls;
                 l.tree_cost = root.tree_cost;
@@ -88,13 +106,37 @@ pub fn top_tasks(reader: &Reader, n: usize) -> Result<Vec<TaskLine>, ReportError
 /// A task and all its descendants, depth-first (the root first); each line carries its
 /// subtree totals. Unknown task → error naming it.
 pub fn tree(reader: &Reader, task: &str) -> Result<Vec<TaskLine>, ReportError> {
+    tree_of(reader, task, None)
+}
+
+/// [`tree`] limited to tasks that ran in `period`: the root must have, and sub-tasks that
+/// did not are left out (with their own sub-trees).
+pub fn tree_in(reader: &Reader, task: &str, period: Period) -> Result<Vec<TaskLine>, ReportError> {
+    tree_of(reader, task, Some(period))
+}
+
+fn ran_in(t: &TaskRow, period: Option<Period>) -> bool {
+    period.is_none_or(|p| t.last_ts_ms >= p.since_ms && t.first_ts_ms < p.until_ms)
+}
+
+fn tree_of(
+    reader: &Reader,
+    task: &str,
+    period: Option<Period>,
+) -> Result<Vec<TaskLine>, ReportError> {
     let root = reader.task(task)?.ok_or_else(|| {
         ReportError::Invalid(format!(
             "no task '{task}' in the ledger; see `jevons report tasks --top 20` for task ids"
         ))
     })?;
+    if let Some(p) = period.filter(|_| !ran_in(&root, period)) {
+        return Err(ReportError::Invalid(format!(
+            "task '{task}' did not run in {}; widen --since/--until",
+            p.label()
+        )));
+    }
     let mut out = Vec::new();
-    walk(reader, &root, 0, &mut out)?;
+    walk(reader, &root, 0, period, &mut out)?;
     Ok(out)
 }
 
@@ -102,6 +144,7 @@ fn walk(
     reader: &Reader,
     t: &TaskRow,
     depth: usize,
+    period: Option<Period>,
     out: &mut Vec<TaskLine>,
 ) -> Result<(u64, MoneySum), ReportError> {
     let at = out.len();
@@ -109,10 +152,10 @@ fn walk(
     let (mut calls, mut cost) = (t.totals.requests, t.totals.cost);
     if depth + 1 < MAX_DEPTH {
         for c in reader.task_children(&t.task)? {
-            if c.task == t.task {
+            if c.task == t.task || !ran_in(&c, period) {
                 continue;
             }
-            let (cc, cm) = walk(reader, &c, depth + 1, out)?;
+            let (cc, cm) = walk(reader, &c, depth + 1, period, out)?;
             calls += cc;
             cost = cost + cm;
         }

@@ -182,7 +182,8 @@ pub struct PlanOutcome {
     /// Payers losing money.
     pub unprofitable: usize,
     /// Monthly tokens at which a payer with the fleet's average cost per token stops being
-    /// profitable (`None`: no level of use loses money).
+    /// profitable (`None`: no level of use loses money); per-request prices count at the
+    /// fleet's mean tokens per request.
     pub breakeven_tokens_per_month: Option<Decimal>,
 }
 
@@ -197,6 +198,9 @@ pub fn simulate_plans(
     let tokens: u64 = usage.iter().map(|u| u.tokens).sum();
     let cost: MoneySum = usage.iter().fold(MoneySum::ZERO, |a, u| a + u.cost);
     let avg = per_mtok(cost, tokens).unwrap_or(Decimal::ZERO);
+    // Per-request prices are converted to tokens at the fleet's mean tokens per request.
+    let requests: u64 = usage.iter().map(|u| u.requests).sum();
+    let per_request = (requests > 0).then(|| Decimal::from(tokens) / Decimal::from(requests));
     Ok(book
         .plans
         .iter()
@@ -210,7 +214,7 @@ pub fn simulate_plans(
                 margin: r.margin,
                 gross_margin: ratio(usd(r.margin), usd(r.revenue)),
                 unprofitable: r.unprofitable,
-                breakeven_tokens_per_month: plan.breakeven_tokens(avg),
+                breakeven_tokens_per_month: plan.breakeven_tokens_at(avg, per_request),
             }
         })
         .collect())

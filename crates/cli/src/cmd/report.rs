@@ -275,9 +275,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 }
                 return t.print(out.format);
             }
+            // Tasks that ran in the window (default: the last 30 days).
+            let period = window.period(out.now()?, "30d")?;
             let lines = match &tree {
-                Some(task) => tasks::tree(&reader, task)?,
-                None => tasks::top_tasks(&reader, top)?,
+                Some(task) => tasks::tree_in(&reader, task, period)?,
+                None => tasks::top_tasks_in(&reader, top, period)?,
             };
             if out.format == Format::Json {
                 return print_json(&lines);
