@@ -94,6 +94,26 @@ impl Reader {
         ))
     }
 
+    /// Size of every task that ran in `[since, until)`: (interned task id, calls, cost), no
+    /// names (resolve the few that matter with [`Reader::dim_value`]).
+    pub fn task_sizes_in(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(i64, u64, MoneySum)>, LedgerError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT task, requests, cost FROM tasks WHERE last_ts>=?1 AND first_ts<?2",
+        )?;
+        let rows = st.query_map(rusqlite::params![since_ms, until_ms], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?.max(0) as u64,
+                MoneySum::from_pico(i128::from(r.get::<_, i64>(2)?)),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Per UTC day (of each task's first call) in `[since, until)`: task counts and sums.
     pub fn task_days(&self, since_ms: i64, until_ms: i64) -> Result<Vec<TaskDay>, LedgerError> {
         let cols = crate::rollup::SUM_COLS

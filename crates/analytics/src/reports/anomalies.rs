@@ -164,31 +164,28 @@ pub fn runaway_tasks(
     until_ms: i64,
     z_threshold: f64,
 ) -> Result<Vec<Runaway>, ReportError> {
-    let tasks = reader.tasks_in(since_ms, until_ms)?;
+    // Sizes only (no names): a heavy-tailed ledger has millions of tasks.
+    let tasks = reader.task_sizes_in(since_ms, until_ms)?;
     // Log scale: task sizes are heavy-tailed, so "far above typical" is a ratio, not a gap.
-    let calls: Vec<f64> = tasks
-        .iter()
-        .map(|t| (t.totals.requests as f64).ln_1p())
-        .collect();
+    let calls: Vec<f64> = tasks.iter().map(|t| (t.1 as f64).ln_1p()).collect();
     let costs: Vec<f64> = tasks
         .iter()
-        .map(|t| (t.totals.cost.pico().max(0) as f64 / 1e6).ln_1p())
+        .map(|t| (t.2.pico().max(0) as f64 / 1e6).ln_1p())
         .collect();
     let (calls_stats, costs_stats) = (Robust::of(&calls), Robust::of(&costs));
-    let mut out: Vec<Runaway> = tasks
-        .iter()
-        .zip(calls.iter().zip(&costs))
-        .filter_map(|(t, (c, m))| {
-            let (zc, zm) = (calls_stats.z(*c), costs_stats.z(*m));
-            (zc >= z_threshold || zm >= z_threshold).then(|| Runaway {
-                task: t.task.clone(),
-                calls: t.totals.requests,
-                cost: t.totals.cost,
+    let mut out = Vec::new();
+    for (t, (c, m)) in tasks.iter().zip(calls.iter().zip(&costs)) {
+        let (zc, zm) = (calls_stats.z(*c), costs_stats.z(*m));
+        if zc >= z_threshold || zm >= z_threshold {
+            out.push(Runaway {
+                task: reader.dim_value(t.0)?.unwrap_or_default(),
+                calls: t.1,
+                cost: t.2,
                 z_calls: cap(zc),
                 z_cost: cap(zm),
-            })
-        })
-        .collect();
+            });
+        }
+    }
     out.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.task.cmp(&b.task)));
     Ok(out)
 }
