@@ -247,9 +247,13 @@ pub fn parse(src: &str, file: &str) -> Result<(CatalogMeta, Vec<PriceEntry>), Pr
     let base = src.as_ptr() as usize;
     let mut seen = HashSet::new();
     let mut entries = Vec::with_capacity(doc.entries.len());
+    // Entries come in file order: count newlines from the previous entry only (counting
+    // from the file start each time made loading the bundled catalog quadratic, ~0.9 s).
+    let (mut at, mut line) = (0usize, 1usize);
     for (i, raw) in doc.entries.iter().enumerate() {
         let offset = (raw.get().as_ptr() as usize).saturating_sub(base);
-        let line = line_of(src, offset);
+        line += src.get(at..offset).map_or(0, |s| s.matches('\n').count());
+        at = offset.max(at);
         let before = issues.len();
         let mut reader = entry::Reader {
             src,
