@@ -220,7 +220,9 @@ pub async fn run_attempts(
                 tracing::warn!(provider = %cand.provider, kind = %err.kind(), attempt, "upstream attempt failed");
                 last =
                     Some(err.to_gateway_error(&cand.provider, gw.cfg.server.upstream_timeout_ms));
-                observed.outcome()
+                // Never `None`: only an abandoned attempt has no outcome.
+                let fallback = Outcome::failure(OutcomeKind::ConnectError, observed.latency_us);
+                observed.outcome().unwrap_or(fallback)
             }
         };
         match gw.routes.next_step(plan, i, &outcome, false) {
@@ -310,6 +312,8 @@ fn observed_err(err: &AttemptError, t: Instant) -> Observed {
         },
         timeout: matches!(err, AttemptError::Timeout),
         connect: matches!(err, AttemptError::Connect(_) | AttemptError::Other(_)),
+        client_gone: false,
+        stream_cut: false,
         retry_after: match err {
             AttemptError::Status { retry_after, .. } => *retry_after,
             _ => None,

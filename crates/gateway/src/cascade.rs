@@ -499,6 +499,8 @@ async fn call_stage(
                         status,
                         timeout: matches!(err, AttemptError::Timeout),
                         connect: matches!(err, AttemptError::Connect(_) | AttemptError::Other(_)),
+                        client_gone: false,
+                        stream_cut: false,
                         retry_after,
                         latency_us: ev.latency_us,
                         ttft_us: None,
@@ -517,7 +519,9 @@ async fn call_stage(
                         return Err((e, false));
                     }
                     last = Some((e, true));
-                    observed.outcome()
+                    // Never `None`: only an abandoned attempt has no outcome.
+                    let fallback = Outcome::failure(OutcomeKind::ConnectError, observed.latency_us);
+                    observed.outcome().unwrap_or(fallback)
                 }
             }
         };

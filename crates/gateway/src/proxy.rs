@@ -457,6 +457,11 @@ pub async fn finish_attempt(
             status: http_status,
             timeout: status == Status::Timeout,
             connect: false,
+            // A client that went away says nothing about the provider.
+            client_gone: status == Status::ClientDisconnected,
+            // Here an upstream error is always one after the response headers: a body or
+            // stream the provider cut off, broke with an error event, or made unparseable.
+            stream_cut: status == Status::UpstreamError,
             retry_after: None,
             latency_us: ev.latency_us,
             ttft_us,

@@ -4,13 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use jevons_core::Clock;
 use jevons_pricing::{Catalog, PriceEntry};
-use jevons_routing::{
-    DeploymentPrice, Outcome, OutcomeKind, RouteRequest, Router, RoutingConfig, Strategy,
-};
+use jevons_routing::{DeploymentPrice, RouteRequest, Router, RoutingConfig, Strategy};
 
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
@@ -18,49 +15,10 @@ use crate::request::ParsedRequest;
 use crate::routes::{price_lookup, Candidate};
 use crate::upstream::Upstream;
 
-/// What happened on one attempt, for health tracking.
-#[derive(Debug, Clone, Copy)]
-pub struct Observed {
-    /// Succeeded.
-    pub ok: bool,
-    /// HTTP status from upstream (0 when none).
-    pub status: u16,
-    /// Timed out.
-    pub timeout: bool,
-    /// Could not connect.
-    pub connect: bool,
-    /// The wait the provider asked for (Retry-After).
-    pub retry_after: Option<Duration>,
-    /// Latency in µs.
-    pub latency_us: u64,
-    /// Time to first token in µs.
-    pub ttft_us: Option<u64>,
-    /// Output tokens generated.
-    pub output_tokens: u64,
-}
-
-impl Observed {
-    /// The routing outcome this attempt reports.
-    pub fn outcome(&self) -> Outcome {
-        if self.ok {
-            return Outcome::success(self.latency_us, self.ttft_us, self.output_tokens);
-        }
-        let kind = if self.timeout {
-            OutcomeKind::Timeout
-        } else if self.connect || self.status == 0 {
-            OutcomeKind::ConnectError
-        } else if self.status == 429 {
-            OutcomeKind::RateLimited {
-                retry_after: self.retry_after,
-            }
-        } else if self.status >= 500 {
-            OutcomeKind::ServerError
-        } else {
-            OutcomeKind::ClientError
-        };
-        Outcome::failure(kind, self.latency_us)
-    }
-}
+/// What happened on one attempt, for health tracking: the routing crate's
+/// [`Observation`](jevons_routing::Observation), which maps it to a health outcome (a client
+/// that went away is no verdict; a provider that cut its own answer is a failure).
+pub use jevons_routing::Observation as Observed;
 
 /// The routing engine with its deployments' exact prices.
 pub struct Routing {
@@ -196,7 +154,7 @@ impl Routing {
     /// Feeds an attempt's outcome to health and the breaker.
     pub fn observe(&self, c: &Candidate, o: Observed) {
         if let Some(slot) = c.slot {
-            self.router.observe(slot, &o.outcome());
+            self.router.observe_attempt(slot, &o);
         }
     }
 

@@ -10,6 +10,7 @@ pub mod config;
 mod error;
 pub mod explain;
 pub mod health;
+pub mod observation;
 pub mod outcome;
 pub mod plan;
 pub mod price;
@@ -27,6 +28,7 @@ pub use config::{
 pub use error::RoutingError;
 pub use explain::{ExplainRow, Explanation, SkipReason};
 pub use health::{BreakerState, HealthSnapshot};
+pub use observation::Observation;
 pub use outcome::{backoff_with, is_retryable, may_fallback, Outcome, OutcomeKind};
 pub use plan::{Candidate, DeploymentId, RoutePlan, RouteReason, RouteRequest, Target};
 pub use price::{DeploymentPrice, MaxPrice};
