@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod policy_state;
 pub mod proxy;
 pub mod request;
+pub mod route_prices;
 pub mod retry_after;
 pub mod router;
 pub mod routes;

@@ -12,7 +12,8 @@ use jevons_routing::{DeploymentPrice, RouteRequest, Router, RoutingConfig, Strat
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::request::ParsedRequest;
-use crate::routes::{price_lookup, Candidate};
+use crate::route_prices;
+use crate::routes::Candidate;
 use crate::upstream::Upstream;
 
 /// What happened on one attempt, for health tracking: the routing crate's
@@ -44,8 +45,18 @@ impl Routing {
                 return None;
             }
         };
+        // Billing prices (catalog merged with config prices, per deployment) and, for
+        // ranking, the catalog side only: the router writes the same config prices over it,
+        // so ranking and billing agree (docs/routing.md "Prices").
         let mut prices = HashMap::new();
+        let mut catalog_prices: HashMap<(String, String), DeploymentPrice> = HashMap::new();
         for (mi, m) in rc.models.iter().enumerate() {
+            if let Some(problem) = route_prices::check_canonical(catalog, m) {
+                errors.push(format!(
+                    "{}: routing.models[{mi}].canonical ({}): {problem}",
+                    cfg.file, m.name
+                ));
+            }
             for (di, d) in m.deployments.iter().enumerate() {
                 let Some(up) = upstreams.get(&d.provider) else {
                     errors.push(format!(
@@ -54,26 +65,38 @@ impl Routing {
                     ));
                     continue;
                 };
-                match price_lookup(catalog, &up.catalog_provider, &d.model) {
-                    Some(p) => {
-                        prices.insert(d.effective_id(), Arc::new(p));
+                if let Some(e) =
+                    route_prices::catalog_entry(catalog, &up.catalog_provider, m, &d.model)
+                {
+                    let p = &e.standard.prices;
+                    // A side the catalog lacks must come from the config (checked below).
+                    catalog_prices
+                        .entry((d.provider.clone(), d.model.clone()))
+                        .or_insert(DeploymentPrice {
+                            input_per_mtok: p.input.unwrap_or_default(),
+                            output_per_mtok: p.output.unwrap_or_default(),
+                            cache_read_per_mtok: p.cache_read,
+                        });
+                }
+                match route_prices::deployment_price(catalog, &up.catalog_provider, m, d) {
+                    Ok(p) => {
+                        prices
+                            .entry(d.effective_id())
+                            .or_insert_with(|| Arc::new(p));
                     }
-                    None => errors.push(format!(
-                        "{}: routing.models[{mi}].deployments[{di}]: no catalog price for '{}' at '{}'; add it to a [pricing] overrides file",
-                        cfg.file, d.model, up.catalog_provider
+                    Err(why) => errors.push(format!(
+                        "{}: routing.models[{mi}].deployments[{di}] ({} in '{}'): {why}",
+                        cfg.file,
+                        d.effective_id(),
+                        m.name
                     )),
                 }
             }
         }
         let lookup = |provider: &str, model: &str| -> Option<DeploymentPrice> {
-            let up = upstreams.get(provider)?;
-            let e = price_lookup(catalog, &up.catalog_provider, model)?;
-            let p = &e.standard.prices;
-            Some(DeploymentPrice {
-                input_per_mtok: p.input.unwrap_or_default(),
-                output_per_mtok: p.output.unwrap_or_default(),
-                cache_read_per_mtok: p.cache_read,
-            })
+            catalog_prices
+                .get(&(provider.to_string(), model.to_string()))
+                .copied()
         };
         let max_attempts = rc.retry.max_attempts.max(1) as usize;
         match Router::new(rc, lookup, clock) {

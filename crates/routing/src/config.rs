@@ -48,6 +48,10 @@ pub struct ModelConfig {
     /// Public models to try, in order, when every deployment of this one failed.
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    /// The catalog's canonical model id every deployment must serve (e.g.
+    /// `llama-3.1-70b-instruct`); the gateway checks each deployment against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<String>,
 }
 
 /// One provider serving a model.
