@@ -1,7 +1,10 @@
 //! `jevons budgets set|list|delete`: budget specs stored in the ledger file's `budgets`
-//! table (the gateway loads them at start, next to the `[[budgets]]` of its config).
-//! `list` shows limit, spent in the current window (from the ledger rollups), remaining
-//! and the next reset.
+//! table (the gateway loads them at start, next to the `[[budgets]]` of its config), or
+//! applied to a running gateway through its admin API (`--gateway URL`). `list` shows
+//! limit, spent in the current window (from the ledger rollups), reserved (live only),
+//! remaining and the next reset; with `--config` the config's budgets and time zone count.
+
+mod live;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -9,10 +12,9 @@ use std::str::FromStr;
 use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use jevons_core::{Clock, Money, SystemClock};
+use jevons_gateway::GatewayConfig;
 use jevons_ledger::{AdminStore, Dim, Reader};
-use jevons_policy::{
-    BudgetMode, BudgetSpec, Policy, PolicyConfig, Scope, ScopeKind, SoftAction, Window,
-};
+use jevons_policy::{BudgetMode, BudgetSpec, Policy, Scope, ScopeKind, SoftAction, Window};
 use rust_decimal::Decimal;
 
 use crate::output::{Format, Rows};
@@ -67,21 +69,26 @@ pub struct SetArgs {
     soft_warn: bool,
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    live: live::GatewayArg,
 }
 
 /// `jevons budgets list`.
 #[derive(ClapArgs, Debug)]
 pub struct ListArgs {
-    /// Time zone for calendar windows (use the gateway's `policy.time_zone`).
-    #[arg(long, default_value = "UTC")]
-    time_zone: String,
+    /// Time zone for calendar windows (default: the config's `policy.time_zone`, else UTC).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// The gateway's config file: its `[policy]` budgets and time zone are listed with the
+    /// stored ones (a stored budget replaces a configured one of the same name), and its
+    /// ledger file is read unless --db is given.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Ask a running gateway instead (live: reserved amounts and per-value rows), e.g.
-    /// http://127.0.0.1:8080; the admin token is read from $JEVONS_ADMIN_TOKEN.
-    #[arg(long, value_name = "URL")]
-    gateway: Option<String>,
+    #[command(flatten)]
+    live: live::GatewayArg,
     #[command(flatten)]
     db: DbArg,
 }
@@ -93,6 +100,8 @@ pub struct DeleteArgs {
     name: String,
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    live: live::GatewayArg,
 }
 
 /// Runs the command.
@@ -143,6 +152,15 @@ fn spec_from(a: &SetArgs) -> anyhow::Result<BudgetSpec> {
 
 fn set(a: SetArgs) -> anyhow::Result<()> {
     let spec = spec_from(&a)?;
+    if let Some(url) = &a.live.gateway {
+        live::put(url, &a.live.token()?, &spec)?;
+        println!(
+            "budget '{}' applied to the gateway at {url} (it also stores it in its ledger file; \
+             spent in the current window starts from its ledger)",
+            spec.name
+        );
+        return Ok(());
+    }
     let json = serde_json::to_string(&spec)?;
     let path = a.db.path();
     let store = AdminStore::open(&path)?;
@@ -156,10 +174,25 @@ fn set(a: SetArgs) -> anyhow::Result<()> {
         mode_text(&spec.mode),
         path.display()
     );
+    println!("{}", live::NOT_LIVE);
     Ok(())
 }
 
 fn delete(a: DeleteArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.live.gateway {
+        let existed = live::delete(url, &a.live.token()?, &a.name)?;
+        if !existed {
+            anyhow::bail!(
+                "the gateway at {url} has no stored budget named '{}'",
+                a.name
+            );
+        }
+        println!(
+            "budget '{}' deleted from the gateway at {url}",
+            a.name.trim()
+        );
+        return Ok(());
+    }
     let path = a.db.path();
     let store = AdminStore::open(&path)?;
     if !store.delete_budget(&a.name)? {
@@ -170,6 +203,7 @@ fn delete(a: DeleteArgs) -> anyhow::Result<()> {
         );
     }
     println!("budget '{}' deleted", a.name.trim());
+    println!("{}", live::NOT_LIVE);
     Ok(())
 }
 
@@ -185,54 +219,22 @@ fn dim(k: ScopeKind) -> Dim {
     }
 }
 
-fn list_live(url: &str, format: Format) -> anyhow::Result<()> {
-    let token = std::env::var("JEVONS_ADMIN_TOKEN")
-        .map_err(|_| anyhow::anyhow!("--gateway needs the admin token in $JEVONS_ADMIN_TOKEN"))?;
-    let url = format!("{}/admin/budgets", url.trim_end_matches('/'));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let v: serde_json::Value = rt.block_on(async {
-        let r = reqwest::Client::new()
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        let status = r.status();
-        let body: serde_json::Value = r.json().await?;
-        if !status.is_success() {
-            anyhow::bail!("{url} answered {status}: {}", body["error"]["message"]);
-        }
-        Ok(body)
-    })?;
-    let cols = [
-        "name",
-        "scope",
-        "mode",
-        "window",
-        "limit_usd",
-        "spent_usd",
-        "reserved_usd",
-        "remaining_usd",
-        "window_start",
-        "next_reset",
-    ];
-    let mut rows = Rows::new(cols);
-    for b in v["data"].as_array().into_iter().flatten() {
-        rows.push(cols.iter().map(|c| match &b[*c] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => "-".to_string(),
-            other => other.to_string(),
-        }));
-    }
-    rows.print(format)
-}
-
-fn list(a: ListArgs) -> anyhow::Result<()> {
-    if let Some(url) = &a.gateway {
-        return list_live(url, a.format);
-    }
-    let path = a.db.path();
+/// The budgets `list` shows offline: the config's `[policy]` budgets (with `--config`)
+/// merged with the ones stored in the ledger file, in the config's time zone unless
+/// `--time-zone` says otherwise; and the ledger file to read spend from.
+fn offline_policy(a: &ListArgs) -> anyhow::Result<(Policy, PathBuf)> {
+    let cfg = match &a.config {
+        Some(p) => Some(GatewayConfig::load(p).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let configured = match &cfg {
+        Some(c) => jevons_gateway::admit::policy_config(c).map_err(anyhow::Error::msg)?,
+        None => None,
+    };
+    let path = match (&a.db.db, &cfg) {
+        (None, Some(c)) => c.ledger.path.clone(),
+        _ => a.db.path(),
+    };
     let store = AdminStore::open(&path)?;
     let mut specs = Vec::new();
     for row in store.list_budgets()? {
@@ -241,11 +243,19 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
             Err(e) => eprintln!("warning: budget '{}' has an unreadable spec ({e}); re-create it with `jevons budgets set`", row.name),
         }
     }
-    let policy = Policy::new(PolicyConfig {
-        time_zone: a.time_zone.clone(),
-        budgets: specs,
-        ..PolicyConfig::default()
-    })?;
+    let mut pc = jevons_gateway::policy_state::merge(configured.unwrap_or_default(), specs);
+    if let Some(tz) = &a.time_zone {
+        pc.time_zone = tz.clone();
+    }
+    let policy = Policy::new(pc)?;
+    Ok((policy, path))
+}
+
+fn list(a: ListArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.live.gateway {
+        return live::list(url, &a.live.token()?, a.format);
+    }
+    let (policy, path) = offline_policy(&a)?;
     let now = SystemClock.now_ms();
     // Spent in the current window, from the ledger rollups (one-value scopes only; a
     // per-value `*` budget is tracked per value by the running gateway).
@@ -289,6 +299,7 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
         "window",
         "limit_usd",
         "spent_usd",
+        "reserved_usd",
         "remaining_usd",
         "window_start",
         "next_reset",
@@ -309,6 +320,8 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
             s.window.as_str().to_string(),
             s.limit.usd_string(),
             usd(s.spent),
+            // Reservations live in the running gateway's memory only.
+            "n/a".to_string(),
             usd(s.remaining),
             s.window_start.unwrap_or_else(|| "-".into()),
             s.next_reset.unwrap_or_else(|| "never".into()),
@@ -345,7 +358,50 @@ mod tests {
             soft_degrade: None,
             soft_warn: false,
             db: DbArg { db: None },
+            live: live::GatewayArg::default(),
         }
+    }
+
+    #[test]
+    fn list_with_config_uses_its_budgets_and_time_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("l.sqlite");
+        let cfg = dir.path().join("jevons.toml");
+        let text = format!(
+            "[ledger]\npath = {:?}\n\n[[providers]]\nname = \"openai\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9\"\nmodels = [\"gpt-4o\"]\n\n[policy]\ntime_zone = \"Europe/Paris\"\n[[policy.budgets]]\nname = \"cfg\"\nscope = \"team:search\"\nlimit_usd = \"5\"\nwindow = \"day\"\n",
+            db.display().to_string()
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let stored =
+            serde_json::to_string(&spec_from(&args("key:*", "1", "day")).unwrap()).unwrap();
+        AdminStore::open(&db)
+            .unwrap()
+            .put_budget("b", &stored, 0)
+            .unwrap();
+        let mut a = ListArgs {
+            time_zone: None,
+            config: Some(cfg),
+            format: Format::Table,
+            live: live::GatewayArg::default(),
+            db: DbArg { db: None },
+        };
+        let (p, path) = offline_policy(&a).unwrap();
+        assert_eq!(path, db, "the config's ledger file");
+        let pc = p.config();
+        assert_eq!(pc.time_zone, "Europe/Paris");
+        let names: Vec<&str> = pc.budgets.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["cfg", "b"]);
+        a.time_zone = Some("UTC".into());
+        assert_eq!(offline_policy(&a).unwrap().0.config().time_zone, "UTC");
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_the_flag_first() {
+        let g = live::GatewayArg {
+            gateway: Some("http://x".into()),
+            admin_token: Some("flag".into()),
+        };
+        assert_eq!(g.token().unwrap(), "flag");
     }
 
     #[test]
