@@ -121,20 +121,30 @@ pub fn forecast(
     now_ms: i64,
 ) -> Result<Vec<Projection>, ReportError> {
     let (m0, _) = month_bounds(now_ms);
+    // One grouped read per dimension (not per budget): (value, day, cost) rows.
+    let mut by_dim: Vec<(Dim, Vec<jevons_ledger::SpendRow>)> = Vec::new();
+    for b in budgets {
+        let dim = b.scope.0;
+        if by_dim.iter().all(|(d, _)| *d != dim) {
+            let rows = reader.spend(&SpendQuery {
+                by: vec![dim],
+                filters: Vec::new(),
+                since_ms: m0,
+                until_ms: now_ms,
+                bucket: Some(Granularity::Day),
+            })?;
+            by_dim.push((dim, rows));
+        }
+    }
     let mut out = Vec::new();
     for b in budgets {
         let (dim, value) = &b.scope;
-        let rows = reader.spend(&SpendQuery {
-            by: if value.is_none() {
-                vec![*dim]
-            } else {
-                Vec::new()
-            },
-            filters: value.iter().map(|v| (*dim, v.clone())).collect(),
-            since_ms: m0,
-            until_ms: now_ms,
-            bucket: Some(Granularity::Day),
-        })?;
+        let rows: Vec<&jevons_ledger::SpendRow> = by_dim
+            .iter()
+            .filter(|(d, _)| d == dim)
+            .flat_map(|(_, rows)| rows.iter())
+            .filter(|r| value.is_none() || r.keys.first() == Some(value))
+            .collect();
         if value.is_some() {
             let days: Vec<(i64, MoneySum)> = rows
                 .iter()
@@ -144,7 +154,7 @@ pub fn forecast(
             continue;
         }
         let mut per_value: BTreeMap<String, Vec<(i64, MoneySum)>> = BTreeMap::new();
-        for r in &rows {
+        for r in rows {
             let (Some(Some(v)), Some(day)) = (r.keys.first(), r.bucket_start_ms) else {
                 continue;
             };

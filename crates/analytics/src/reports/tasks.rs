@@ -185,9 +185,24 @@ pub struct JevonsDay {
 /// Tokens and dollars per task per day next to price per token paid.
 pub fn jevons_view(reader: &Reader, period: Period) -> Result<Vec<JevonsDay>, ReportError> {
     let days = reader.task_days(period.since_ms, period.until_ms)?;
+    // All traffic per day, in one read of the rollups (not one per day).
+    let (first, last) = match (days.first(), days.last()) {
+        (Some(a), Some(b)) => (a.day_ms, b.day_ms + 86_400_000),
+        _ => return Ok(Vec::new()),
+    };
+    let per_day: std::collections::HashMap<i64, jevons_ledger::Totals> = reader
+        .spend(&jevons_ledger::SpendQuery {
+            since_ms: first,
+            until_ms: last,
+            bucket: Some(jevons_ledger::Granularity::Day),
+            ..jevons_ledger::SpendQuery::default()
+        })?
+        .into_iter()
+        .filter_map(|r| Some((r.bucket_start_ms?, r.totals)))
+        .collect();
     days.into_iter()
         .map(|d| {
-            let all = reader.totals(d.day_ms, d.day_ms + 86_400_000)?;
+            let all = per_day.get(&d.day_ms).copied().unwrap_or_default();
             let n = Decimal::from(d.root_tasks);
             Ok(JevonsDay {
                 day_ms: d.day_ms,

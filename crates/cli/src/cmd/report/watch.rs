@@ -10,6 +10,9 @@ use super::sections::Sections;
 use super::{usd, Out};
 use crate::output::{print_json, Format, Rows};
 
+/// Runaway tasks shown in table mode.
+const RUNAWAY_SHOWN: usize = 20;
+
 /// `jevons report anomalies`.
 pub(super) fn anomalies(
     scope: Vec<String>,
@@ -59,7 +62,10 @@ pub(super) fn anomalies(
         ]);
     }
     let mut r = Rows::new(["runaway_task", "calls", "cost_usd", "z_calls", "z_cost"]);
-    for x in &runaway {
+    // Heavy-tailed task sizes can flag thousands of tasks: the table shows the most
+    // expensive; CSV and JSON carry them all.
+    let shown = if exact { runaway.len() } else { RUNAWAY_SHOWN };
+    for x in runaway.iter().take(shown) {
         r.push([
             x.task.clone(),
             x.calls.to_string(),
@@ -76,7 +82,14 @@ pub(super) fn anomalies(
     let mut all = Sections::default();
     all.add("spikes", t);
     all.add("runaway_tasks", r);
-    all.print(out.format, false)
+    all.print(out.format, false)?;
+    if runaway.len() > shown {
+        println!(
+            "{} more runaway tasks (most expensive shown; --format csv or json lists all)",
+            runaway.len() - shown
+        );
+    }
+    Ok(())
 }
 
 /// `jevons report forecast`.
