@@ -115,32 +115,32 @@ impl Reader {
     }
 
     /// Per UTC day (of each task's first call) in `[since, until)`: task counts and sums.
+    /// Summed here while streaming the rows: a SQL `GROUP BY` sorted millions of task rows
+    /// through a temporary B-tree (~4 of 5 s on 2.3M tasks).
     pub fn task_days(&self, since_ms: i64, until_ms: i64) -> Result<Vec<TaskDay>, LedgerError> {
-        let cols = crate::rollup::SUM_COLS
-            .split(", ")
-            .map(|c| format!("sum({c})"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "SELECT first_ts/86400000 AS d, \
-             sum(CASE WHEN parent=0 OR parent NOT IN (SELECT task FROM tasks) THEN 1 ELSE 0 END), \
-             count(*), {cols} FROM tasks WHERE first_ts>=?1 AND first_ts<?2 GROUP BY d ORDER BY d"
+            "SELECT first_ts, \
+             CASE WHEN parent=0 OR parent NOT IN (SELECT task FROM tasks) THEN 1 ELSE 0 END, \
+             {} FROM tasks WHERE first_ts>=?1 AND first_ts<?2",
+            crate::rollup::SUM_COLS
         );
         let mut st = self.conn.prepare(&sql)?;
         let mut rows = st.query(rusqlite::params![since_ms, until_ms])?;
-        let mut out = Vec::new();
+        let mut days: std::collections::BTreeMap<i64, TaskDay> = std::collections::BTreeMap::new();
         while let Some(r) = rows.next()? {
-            let d: i64 = r.get(0)?;
-            let roots: i64 = r.get(1)?;
-            let n: i64 = r.get(2)?;
-            out.push(TaskDay {
-                day_ms: d * 86_400_000,
-                root_tasks: roots.max(0) as u64,
-                tasks: n.max(0) as u64,
-                totals: Totals::from_row(r, 3)?,
+            let day_ms = r.get::<_, i64>(0)?.div_euclid(86_400_000) * 86_400_000;
+            let root: i64 = r.get(1)?;
+            let d = days.entry(day_ms).or_insert(TaskDay {
+                day_ms,
+                root_tasks: 0,
+                tasks: 0,
+                totals: Totals::default(),
             });
+            d.root_tasks += u64::from(root == 1);
+            d.tasks += 1;
+            d.totals.merge(&Totals::from_row(r, 2)?);
         }
-        Ok(out)
+        Ok(days.into_values().collect())
     }
 }
 
