@@ -133,15 +133,7 @@ impl Routing {
         {
             return Ok(None);
         }
-        let strategy_override = match strategy {
-            None => None,
-            Some(s) => Some(s.parse::<Strategy>().map_err(|_| {
-                GatewayError::bad_request(
-                    "invalid_route",
-                    format!("x-jevons-route: '{s}' is not a strategy; use cheapest, fastest, throughput, priority or weighted"),
-                )
-            })?),
-        };
+        let strategy_override = parse_strategy(strategy)?;
         let req = RouteRequest {
             model: &p.model,
             strategy_override,
@@ -154,6 +146,10 @@ impl Routing {
         let plan = self.router.plan(&req).map_err(|e| match e {
             jevons_routing::RoutingError::NoDeploymentUnderMaxPrice { .. } => {
                 GatewayError::bad_request("no_deployment_under_max_price", e.to_string())
+            }
+            // A name in the body's `models` list the gateway does not know: the request's fault.
+            jevons_routing::RoutingError::UnknownModel { ref model, .. } if *model != p.model => {
+                GatewayError::bad_request("unknown_fallback_model", format!("models: {e}"))
             }
             _ => GatewayError::not_found("no_route", format!("routing '{}': {e}", p.model)),
         })?;
@@ -192,9 +188,23 @@ impl Routing {
     }
 }
 
+/// The `x-jevons-route` header's strategy; an unknown name is a 400 wherever the model is
+/// served (routed or not).
+pub fn parse_strategy(strategy: Option<&str>) -> Result<Option<Strategy>, GatewayError> {
+    match strategy {
+        None => Ok(None),
+        Some(s) => s.parse::<Strategy>().map(Some).map_err(|_| {
+            GatewayError::bad_request(
+                "invalid_route",
+                format!("x-jevons-route: '{s}' is not a strategy; use cheapest, fastest, throughput, priority or weighted"),
+            )
+        }),
+    }
+}
+
 /// The body's OpenRouter-style `max_price` (`{"input": "1.0", "output": "2.0"}`, USD per
 /// million tokens; `prompt` / `completion` accepted too; strings or numbers, read exactly).
-fn max_price(p: &ParsedRequest) -> Result<Option<jevons_routing::MaxPrice>, GatewayError> {
+pub fn max_price(p: &ParsedRequest) -> Result<Option<jevons_routing::MaxPrice>, GatewayError> {
     use rust_decimal::Decimal;
     let Some(v) = p.body.get("max_price").filter(|v| !v.is_null()) else {
         return Ok(None);

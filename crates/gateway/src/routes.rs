@@ -112,6 +112,27 @@ impl Routes {
                 .get(&c.provider)
                 .is_some_and(|u| u.serves(parsed.endpoint))
         };
+        // Checked for every model, routed or not: a bad header or list is never ignored.
+        crate::router::parse_strategy(strategy)?;
+        let routed = |m: &str| {
+            self.router
+                .as_ref()
+                .is_some_and(|r| r.router().has_model(m))
+        };
+        if let Some(bad) = parsed
+            .fallback_models
+            .iter()
+            .find(|m| !routed(m) && !self.table.contains_key(m.as_str()))
+        {
+            return Err(GatewayError::bad_request(
+                "unknown_fallback_model",
+                format!(
+                    "models: '{}' is not a model this gateway serves; available: {}",
+                    bad.chars().take(200).collect::<String>(),
+                    self.models().join(", ")
+                ),
+            ));
+        }
         if let Some(r) = &self.router {
             if let Some(plan) = r.plan(parsed, strategy)? {
                 let plan: Vec<Candidate> = plan.into_iter().filter(|c| serves(c)).collect();
@@ -120,16 +141,46 @@ impl Routes {
                 }
             }
         }
+        // Models outside `[routing]`: their providers' deployments, cheapest first, with the
+        // body's `max_price` enforced like for routed models (skip; none left → 400).
+        let max = crate::router::max_price(parsed)?;
+        let under = |c: &Candidate| {
+            let Some(m) = &max else { return true };
+            let p = &c.price.standard.prices;
+            matches!((p.input, p.output), (Some(i), Some(o)) if i <= m.input_per_mtok && o <= m.output_per_mtok)
+        };
         let mut out: Vec<Candidate> = Vec::new();
+        let mut priced_out = false;
         for name in std::iter::once(&parsed.model).chain(parsed.fallback_models.iter()) {
             if let Some(cands) = self.table.get(name) {
-                let mut c: Vec<Candidate> = cands.iter().filter(|c| serves(c)).cloned().collect();
+                let served = cands.iter().filter(|c| serves(c));
+                let mut c: Vec<Candidate> = served
+                    .filter(|c| {
+                        let ok = under(c);
+                        priced_out |= !ok;
+                        ok
+                    })
+                    .cloned()
+                    .collect();
                 c.sort_by_key(|c| {
                     c.price
                         .blended(parsed.input_estimate.min(u32::MAX as u64) as u32, 1)
                 });
                 out.extend(c);
             }
+        }
+        if out.is_empty() && priced_out {
+            let m = max.unwrap_or(jevons_routing::MaxPrice {
+                input_per_mtok: rust_decimal::Decimal::ZERO,
+                output_per_mtok: rust_decimal::Decimal::ZERO,
+            });
+            return Err(GatewayError::bad_request(
+                "no_deployment_under_max_price",
+                format!(
+                    "no deployment of '{}' is priced within max_price (input {} / output {} USD per Mtok)",
+                    parsed.model, m.input_per_mtok, m.output_per_mtok
+                ),
+            ));
         }
         if out.is_empty() {
             let known = self.models();
