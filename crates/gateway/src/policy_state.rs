@@ -151,11 +151,11 @@ pub fn rebuild(policy: &Policy, db: &Path, now_ms: i64) -> Result<usize, String>
         })
     });
     if errors.is_empty() {
+        // Tasks that ran within the sweeper's idle timeout (older ones would be swept).
         let since = now_ms.saturating_sub(SWEEP_IDLE_MS);
-        let mut tasks = reader
-            .top_tasks(MAX_SEEDED_TASKS)
+        let tasks = reader
+            .top_tasks_in(MAX_SEEDED_TASKS, since, i64::MAX)
             .map_err(|e| format!("{}: cannot rebuild agent task state: {e}", db.display()))?;
-        tasks.retain(|t| t.last_ts_ms >= since);
         seed_tasks(policy, &tasks);
         Ok(n + tasks.len())
     } else {
@@ -167,8 +167,7 @@ pub fn rebuild(policy: &Policy, db: &Path, now_ms: i64) -> Result<usize, String>
     }
 }
 
-/// Most agent tasks read at start (the most expensive first; those idle past the
-/// sweeper's timeout are then left out).
+/// Most agent tasks rebuilt at start (the most expensive first).
 pub const MAX_SEEDED_TASKS: usize = 100_000;
 
 /// Agent tasks that ran within the sweeper's idle timeout, rebuilt from the ledger's
