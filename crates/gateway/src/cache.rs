@@ -36,8 +36,15 @@ pub fn build(
         .then(|| Arc::new(ResponseCache::new(cfg, clock)))
 }
 
-/// The key of this request when it may be served from / stored in the cache.
-pub fn key_of(gw: &Gateway, ctx: &Ctx, parsed: &ParsedRequest) -> Option<CacheKey> {
+/// The key of this request when it may be served from / stored in the cache. A client's
+/// `x-jevons-escalate-regex` changes which answer a cascade gives, so it is part of the key
+/// (in the scope, which no body field can imitate).
+pub fn key_of(
+    gw: &Gateway,
+    ctx: &Ctx,
+    parsed: &ParsedRequest,
+    headers: &http::HeaderMap,
+) -> Option<CacheKey> {
     let cache = gw.cache.as_ref()?;
     if parsed.endpoint == Endpoint::Embeddings
         || (parsed.stream && parsed.endpoint != Endpoint::ChatCompletions)
@@ -51,7 +58,14 @@ pub fn key_of(gw: &Gateway, ctx: &Ctx, parsed: &ParsedRequest) -> Option<CacheKe
     if !cache.cacheable(&body) {
         return None;
     }
-    CacheKey::of(&ctx.attribution.org, parsed.endpoint.label(), &body).ok()
+    let scope = match headers.get(crate::cascade::ESCALATE_REGEX_HEADER) {
+        None => std::borrow::Cow::Borrowed(ctx.attribution.org.as_str()),
+        Some(re) => {
+            let re = String::from_utf8_lossy(re.as_bytes());
+            std::borrow::Cow::Owned(format!("{}\0escalate-regex\0{re}", ctx.attribution.org))
+        }
+    };
+    CacheKey::of(&scope, parsed.endpoint.label(), &body).ok()
 }
 
 /// Serves a hit, if there is one: $0 billed, the avoided cost recorded as savings.

@@ -293,7 +293,7 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     // --- routing hooks: exact cache, then cascades (src/cache.rs, src/cascade.rs) ---
-    ctx.cache_key = crate::cache::key_of(gw, ctx, &parsed);
+    ctx.cache_key = crate::cache::key_of(gw, ctx, &parsed, &parts.headers);
     if let Some(hit) = crate::cache::serve_hit(gw, ctx, &parsed).await? {
         return Ok(hit);
     }
