@@ -76,6 +76,7 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
     }
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
     let body = match http_body_util::Limited::new(req.into_body(), 1 << 20)
         .collect()
         .await
@@ -147,6 +148,9 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> 
                 Ok(ok(serde_json::json!({ "deleted": existed })))
             })
             .await
+        }
+        (Method::GET, ["routes", model @ ..]) if !model.is_empty() => {
+            crate::admin_routes::explain(&gw, &model.join("/"), &query).map(ok)
         }
         (m, p) => Err(GatewayError::not_found(
             "unknown_admin_endpoint",

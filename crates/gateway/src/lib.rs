@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod admin_routes;
 pub mod admit;
 pub mod attempts;
 pub mod attribute;

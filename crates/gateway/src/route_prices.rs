@@ -5,8 +5,10 @@
 //! price is a config error naming it (never a silent $0). With `canonical` set on the model,
 //! every deployment's catalog entry must carry that canonical id.
 
+use std::collections::HashMap;
+
 use jevons_pricing::{Catalog, Plan, PriceEntry};
-use jevons_routing::{DeploymentConfig, ModelConfig};
+use jevons_routing::{DeploymentConfig, DeploymentPrice, ModelConfig, RoutingConfig};
 
 use crate::routes::price_lookup;
 
@@ -111,4 +113,55 @@ pub fn check_canonical(catalog: &Catalog, m: &ModelConfig) -> Option<String> {
         ));
     }
     None
+}
+
+/// The catalog side of every deployment's price, for the router's ranking, keyed by
+/// (provider, upstream model) as `Router::new` asks; `catalog_provider(provider)` is the
+/// provider's catalog name (`None`: unknown provider, skipped). The router writes the
+/// config prices over these, which makes its ranking equal the billing price of
+/// [`deployment_price`]. A side the catalog lacks reads 0 here, never ranked on: a
+/// deployment whose config does not supply it is refused by [`deployment_price`].
+pub fn rank_prices(
+    catalog: &Catalog,
+    rc: &RoutingConfig,
+    catalog_provider: impl Fn(&str) -> Option<String>,
+) -> HashMap<(String, String), DeploymentPrice> {
+    let mut out = HashMap::new();
+    for m in &rc.models {
+        for d in &m.deployments {
+            let Some(cp) = catalog_provider(&d.provider) else {
+                continue;
+            };
+            if let Some(e) = catalog_entry(catalog, &cp, m, &d.model) {
+                let p = &e.standard.prices;
+                out.entry((d.provider.clone(), d.model.clone()))
+                    .or_insert(DeploymentPrice {
+                        input_per_mtok: p.input.unwrap_or_default(),
+                        output_per_mtok: p.output.unwrap_or_default(),
+                        cache_read_per_mtok: p.cache_read,
+                    });
+            }
+        }
+    }
+    out
+}
+
+/// Each `[[providers]]` entry's catalog provider name (`catalog_provider`, default its
+/// `name`) from a gateway config text, without checking the rest of the config (used by
+/// `jevons routes show` offline, so it prices deployments as the gateway would).
+pub fn catalog_providers_of(text: &str) -> Result<HashMap<String, String>, String> {
+    let doc: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut out = HashMap::new();
+    let providers = doc.get("providers").and_then(toml::Value::as_array);
+    for p in providers.into_iter().flatten() {
+        let Some(name) = p.get("name").and_then(toml::Value::as_str) else {
+            continue;
+        };
+        let cp = p
+            .get("catalog_provider")
+            .and_then(toml::Value::as_str)
+            .unwrap_or(name);
+        out.insert(name.to_string(), cp.to_string());
+    }
+    Ok(out)
 }

@@ -49,7 +49,6 @@ impl Routing {
         // ranking, the catalog side only: the router writes the same config prices over it,
         // so ranking and billing agree (docs/routing.md "Prices").
         let mut prices = HashMap::new();
-        let mut catalog_prices: HashMap<(String, String), DeploymentPrice> = HashMap::new();
         for (mi, m) in rc.models.iter().enumerate() {
             if let Some(problem) = route_prices::check_canonical(catalog, m) {
                 errors.push(format!(
@@ -65,19 +64,6 @@ impl Routing {
                     ));
                     continue;
                 };
-                if let Some(e) =
-                    route_prices::catalog_entry(catalog, &up.catalog_provider, m, &d.model)
-                {
-                    let p = &e.standard.prices;
-                    // A side the catalog lacks must come from the config (checked below).
-                    catalog_prices
-                        .entry((d.provider.clone(), d.model.clone()))
-                        .or_insert(DeploymentPrice {
-                            input_per_mtok: p.input.unwrap_or_default(),
-                            output_per_mtok: p.output.unwrap_or_default(),
-                            cache_read_per_mtok: p.cache_read,
-                        });
-                }
                 match route_prices::deployment_price(catalog, &up.catalog_provider, m, d) {
                     Ok(p) => {
                         prices
@@ -93,6 +79,9 @@ impl Routing {
                 }
             }
         }
+        let catalog_prices = route_prices::rank_prices(catalog, &rc, |p| {
+            upstreams.get(p).map(|u| u.catalog_provider.clone())
+        });
         let lookup = |provider: &str, model: &str| -> Option<DeploymentPrice> {
             catalog_prices
                 .get(&(provider.to_string(), model.to_string()))
