@@ -299,14 +299,16 @@ async fn run(
     }
     if let Some(cascade) = gw.routes.cascade(&parsed.model) {
         let cascade = cascade.clone();
-        return crate::cascade::run_cascade(
+        // Boxed, like the attempts below: the large sub-futures live on the heap once instead
+        // of being copied with every enclosing future (memcpy was ~6% of a request).
+        return Box::pin(crate::cascade::run_cascade(
             gw,
             ctx,
             parsed,
             &parts.headers,
             &cascade,
             strategy.as_deref(),
-        )
+        ))
         .await;
     }
     // --- end routing hooks ---
@@ -352,7 +354,7 @@ async fn run(
         extra_headers,
         anthropic_version,
     };
-    crate::attempts::run_attempts(gw, ctx, routed, gone).await
+    Box::pin(crate::attempts::run_attempts(gw, ctx, routed, gone)).await
 }
 
 /// Fills the deployment fields of an event.
