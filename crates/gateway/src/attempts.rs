@@ -9,6 +9,7 @@
 //! is a ledger event; a failed one that is followed by another does not settle the admission
 //! (the next attempt carries it), the last one does.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -83,11 +84,13 @@ pub async fn run_attempts(
         extra_headers,
         anthropic_version,
     } = r;
+    let unused = Unused::new(gw, &plan);
     let n = gw.routes.max_attempts().min(plan.len());
     let plan = &plan[..n];
     let mut i = 0usize;
     let mut last: Option<GatewayError> = None;
     while let Some(cand) = plan.get(i) {
+        unused.tried(i);
         let attempt = u32::try_from(i).unwrap_or(u32::MAX);
         let up = gw
             .upstreams
@@ -237,6 +240,38 @@ pub async fn run_attempts(
         a.release();
     }
     Err(last.unwrap_or_else(|| GatewayError::internal(Phase::Forward, "no attempt was made")))
+}
+
+/// On every way out of an attempt loop (or of a plan never used): the candidates never
+/// attempted hand back their half-open probe permits.
+pub struct Unused<'a> {
+    gw: &'a Gateway,
+    plan: &'a [Candidate],
+    from: AtomicUsize,
+}
+
+impl<'a> Unused<'a> {
+    /// Guards `plan`; nothing attempted yet.
+    pub fn new(gw: &'a Gateway, plan: &'a [Candidate]) -> Self {
+        Unused {
+            gw,
+            plan,
+            from: AtomicUsize::new(0),
+        }
+    }
+
+    /// Candidate `i` is being attempted (so are all before it).
+    pub fn tried(&self, i: usize) {
+        self.from.fetch_max(i + 1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Unused<'_> {
+    fn drop(&mut self) {
+        if let Some(rest) = self.plan.get(self.from.load(Ordering::Relaxed)..) {
+            self.gw.routes.release_unused(rest);
+        }
+    }
 }
 
 /// Sleeps a backoff, unless the client goes away first (then the admission is released).

@@ -23,6 +23,7 @@ use jevons_routing::{
 use serde_json::Value;
 
 use crate::admit::{admit, resolve_policy};
+use crate::attempts::Unused;
 use crate::body::{full, Body};
 use crate::error::{GatewayError, Phase};
 use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body, usage_from_body};
@@ -104,6 +105,10 @@ pub async fn run_cascade(
     let strong = stage(&cascade.strong);
     let plan_cheap = gw.routes.route(&cheap, strategy, &gw.upstreams)?;
     let plan_strong = gw.routes.route(&strong, strategy, &gw.upstreams)?;
+    // Probe permits of whatever part of either plan is never attempted go back (the strong
+    // plan is made up front for pricing and often never used).
+    let unused_cheap = Unused::new(gw, &plan_cheap);
+    let unused_strong = Unused::new(gw, &plan_strong);
     let card = resolve_policy(
         plan_cheap
             .iter()
@@ -135,6 +140,7 @@ pub async fn run_cascade(
         &plan_cheap,
         "cascade:cheap",
         &mut next_attempt,
+        &unused_cheap,
     )
     .await
     {
@@ -168,7 +174,16 @@ pub async fn run_cascade(
         }
     };
     let label = format!("cascade:escalate:{escalation}");
-    match call_stage(&call, &strong, &plan_strong, &label, &mut next_attempt).await {
+    match call_stage(
+        &call,
+        &strong,
+        &plan_strong,
+        &label,
+        &mut next_attempt,
+        &unused_strong,
+    )
+    .await
+    {
         Ok(ok) => {
             spent += ok.cost;
             output_tokens += ok.usage.output;
@@ -327,6 +342,7 @@ async fn call_stage(
     plan: &[Candidate],
     label: &str,
     next_attempt: &mut u32,
+    unused: &Unused<'_>,
 ) -> Result<StageOk, (GatewayError, bool)> {
     let gw = call.gw;
     let ctx = call.ctx;
@@ -335,6 +351,7 @@ async fn call_stage(
     let mut last: Option<(GatewayError, bool)> = None;
     let mut i = 0usize;
     while let Some(cand) = plan.get(i) {
+        unused.tried(i);
         let attempt = *next_attempt;
         *next_attempt += 1;
         let mut c = cand.clone();

@@ -319,6 +319,8 @@ async fn run(
     let mut admission = admit(&gw.policy, &ctx.attribution, &parsed, card)?;
     if let Some(to) = admission.as_ref().and_then(|a| a.degrade_to.clone()) {
         // A soft budget degraded the request: route, re-price and re-admit on that model.
+        // The first plan is never attempted: its probe permits go back.
+        gw.routes.release_unused(&plan);
         parsed.model = to;
         plan = gw
             .routes

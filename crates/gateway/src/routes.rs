@@ -201,6 +201,18 @@ impl Routes {
         Ok(out)
     }
 
+    /// Hands back the half-open probe permits of candidates whose attempt was never made
+    /// (an earlier one answered, or the plan was superseded), so a recovering deployment is
+    /// probed by the next request rather than after another cooldown.
+    pub fn release_unused(&self, unused: &[Candidate]) {
+        let Some(r) = &self.router else { return };
+        for c in unused.iter().filter(|c| c.reason.starts_with("probe")) {
+            if let Some(slot) = c.slot {
+                r.router().release_probe(slot);
+            }
+        }
+    }
+
     /// Feeds an attempt's outcome back to health tracking.
     pub fn observe(&self, c: &Candidate, outcome: crate::router::Observed) {
         if let Some(r) = &self.router {

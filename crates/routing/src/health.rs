@@ -181,6 +181,17 @@ impl Health {
         }
     }
 
+    /// Hands back a half-open probe permit whose attempt was never made.
+    pub(crate) fn release_probe(&self) {
+        if self.is_closed() {
+            return;
+        }
+        let mut b = self.breaker.lock();
+        if b.state == BreakerState::HalfOpen {
+            b.probes_issued = b.probes_issued.saturating_sub(1);
+        }
+    }
+
     /// What `admit` would answer, without taking a permit.
     pub(crate) fn peek(&self, now_ms: i64, cfg: &BreakerConfig) -> Admission {
         if self.is_closed() {

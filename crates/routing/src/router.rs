@@ -163,6 +163,16 @@ impl Router {
         }
     }
 
+    /// Hands back the half-open probe permit a plan took for `d` when its attempt was never
+    /// made (an earlier candidate answered, the plan was dropped or superseded), so the next
+    /// plan can probe at once instead of after another cooldown. Call once per unused
+    /// `probe:*` candidate.
+    pub fn release_probe(&self, d: DeploymentId) {
+        if let Some(h) = self.health.get(d.index()) {
+            h.release_probe();
+        }
+    }
+
     /// Backoff before attempt `attempt` (1 = first retry) with this router's jitter source.
     /// Pass `retry_after` only when retrying the deployment that sent it.
     pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
