@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{Response, StatusCode};
-use jevons_core::Usage;
 use jevons_ledger::Status;
 use jevons_policy::Admission;
 use jevons_routing::{NextStep, Outcome, OutcomeKind};
@@ -23,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::body::{full, Body};
 use crate::error::{GatewayError, Phase};
-use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body, usage_from_body};
+use crate::json_answer::{estimated_prompt, read_body, respond_json, Answer, Read};
 use crate::proxy::{fill_candidate, finish_attempt, record_or_log, set, Ctx};
 use crate::request::{Endpoint, ParsedRequest};
 use crate::router::Observed;
@@ -45,29 +43,8 @@ pub struct Routed {
     pub anthropic_version: Option<String>,
 }
 
-/// How reading a non-streaming body ended.
-enum Read {
-    Body(Bytes, Option<Usage>),
-    ClientGone,
-    Failed {
-        status: Status,
-        http: u16,
-        kind: &'static str,
-        err: GatewayError,
-        outcome: OutcomeKind,
-    },
-}
-
 fn client_gone() -> GatewayError {
     GatewayError::bad_request("client_disconnected", "client went away")
-}
-
-fn estimated_prompt(p: &ParsedRequest) -> Usage {
-    Usage {
-        input: estimate_prompt_tokens(&p.body),
-        estimated: true,
-        ..Usage::default()
-    }
 }
 
 /// Runs the attempts of `r.plan` (at most `max_attempts`) and returns the response.
@@ -294,49 +271,6 @@ async fn wait(
     }
 }
 
-/// Reads a non-streaming body within the upstream timeout.
-async fn read_body(
-    gw: &Gateway,
-    cand: &Candidate,
-    parsed: &ParsedRequest,
-    resp: crate::upstream::UpstreamResponse,
-    gone: &mut oneshot::Receiver<()>,
-) -> Read {
-    let body = tokio::select! {
-        r = tokio::time::timeout(gw.timeout(), resp.bytes()) => r,
-        _ = gone => return Read::ClientGone,
-    };
-    match body {
-        Ok(Ok(b)) => match usage_from_body(parsed.endpoint, &b) {
-            Err(msg) => Read::Failed {
-                status: Status::UpstreamError,
-                http: 502,
-                kind: "upstream_malformed",
-                err: GatewayError::bad_gateway(&cand.provider, msg),
-                outcome: OutcomeKind::ServerError,
-            },
-            Ok(u) => Read::Body(b, u),
-        },
-        Ok(Err(e)) => Read::Failed {
-            status: Status::UpstreamError,
-            http: 502,
-            kind: "upstream_truncated",
-            err: GatewayError::bad_gateway(
-                &cand.provider,
-                format!("response body was cut off: {e}"),
-            ),
-            outcome: OutcomeKind::ServerError,
-        },
-        Err(_) => Read::Failed {
-            status: Status::Timeout,
-            http: 504,
-            kind: "upstream_timeout",
-            err: GatewayError::timeout(&cand.provider, gw.cfg.server.upstream_timeout_ms),
-            outcome: OutcomeKind::Timeout,
-        },
-    }
-}
-
 /// What an upstream failure teaches the router.
 fn observed_err(err: &AttemptError, t: Instant) -> Observed {
     Observed {
@@ -385,80 +319,4 @@ fn upstream_body(p: &ParsedRequest, c: &Candidate, a: Option<&Admission>) -> Vec
         }
     }
     serde_json::to_vec(&b).unwrap_or_default()
-}
-
-/// A complete non-streaming answer of one attempt.
-struct Answer<'a> {
-    cand: &'a Candidate,
-    attempt: u32,
-    status: u16,
-    content_type: Option<http::HeaderValue>,
-    body: Bytes,
-    usage: Option<Usage>,
-}
-
-/// `meter → settle → record → respond` for a complete non-streaming answer.
-async fn respond_json(
-    gw: &Arc<Gateway>,
-    ctx: &Ctx,
-    parsed: &ParsedRequest,
-    a: Answer<'_>,
-    admission: Option<Admission>,
-    extra_headers: Vec<(&'static str, String)>,
-) -> Result<Response<Body>, GatewayError> {
-    let Answer {
-        cand,
-        attempt,
-        status,
-        content_type,
-        body,
-        usage,
-    } = a;
-    let usage = match usage {
-        Some(u) => u,
-        None => Usage {
-            output: count_tokens(&text_of_body(ctx.endpoint, &body)),
-            ..estimated_prompt(parsed)
-        },
-    };
-    let (cost, rec) = finish_attempt(
-        gw,
-        ctx,
-        cand,
-        attempt,
-        Status::Ok,
-        status,
-        usage,
-        admission,
-        None,
-        None,
-    )
-    .await;
-    if let Err(e) = rec {
-        return Err(GatewayError::internal(
-            Phase::Record,
-            format!("the ledger could not record this request ({e}); it was not acknowledged"),
-        ));
-    }
-    if status == 200 {
-        crate::cache::store(gw, ctx, cand, &body, usage, cost);
-    }
-    let mut r = full(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
-    let h = r.headers_mut();
-    if let Some(ct) = content_type {
-        h.insert(http::header::CONTENT_TYPE, ct);
-    }
-    set(h, "x-jevons-request-id", &ctx.rid.to_string());
-    set(h, "x-jevons-cost-usd", &cost.usd_string());
-    set(h, "x-jevons-provider", &cand.provider);
-    set(h, "x-jevons-model", &cand.upstream_model);
-    set(h, "x-jevons-route-reason", &cand.reason);
-    crate::cache::mark_miss(ctx, h);
-    if usage.estimated {
-        set(h, "x-jevons-usage-estimated", "true");
-    }
-    for (k, v) in extra_headers {
-        set(h, k, &v);
-    }
-    Ok(r)
 }

@@ -16,6 +16,7 @@ pub mod cascade;
 pub mod config;
 pub mod democonfig;
 pub mod error;
+pub mod json_answer;
 pub mod keys;
 pub mod meter;
 pub mod metrics;
