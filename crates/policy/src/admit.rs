@@ -14,7 +14,7 @@ use crate::policy::{Compiled, Policy, RateUnit, SEP};
 use crate::rate_card::{PaidCalls, RateCard};
 use crate::refusal::Refusal;
 use crate::refusals;
-use crate::settle::{Live, Settled};
+use crate::settle::{Live, RateHeld, Settled};
 use crate::store::{BudgetLine, Handle, Lines, RateLine, ReserveAsk, TaskCheck};
 use crate::window::{Window, WindowBounds};
 
@@ -149,26 +149,24 @@ impl Policy {
             }
         }
         let mut windows: Lines<Window> = SmallVec::new();
-        let lines: Lines<BudgetLine<'_>> = spans
-            .iter()
-            .zip(&metas)
-            .map(|(&(a, z), m)| {
-                let (limit, hard, window) = match *m {
-                    LineMeta::Budget(i) => {
-                        let b = &c.budgets[i];
-                        (b.limit, b.spec.mode == BudgetMode::Hard, b.spec.window)
-                    }
-                    LineMeta::TaskUsd => (task_usd, true, Window::Total),
-                };
-                windows.push(window);
-                BudgetLine {
-                    key: &keys[a..z],
-                    limit,
-                    hard,
-                    window: c.bounds(window, now_ms),
+        // Built in place with pushes (a `collect` returns the inline vector by value).
+        let mut lines: Lines<BudgetLine<'_>> = SmallVec::new();
+        for (&(a, z), m) in spans.iter().zip(&metas) {
+            let (limit, hard, window) = match *m {
+                LineMeta::Budget(i) => {
+                    let b = &c.budgets[i];
+                    (b.limit, b.spec.mode == BudgetMode::Hard, b.spec.window)
                 }
-            })
-            .collect();
+                LineMeta::TaskUsd => (task_usd, true, Window::Total),
+            };
+            windows.push(window);
+            lines.push(BudgetLine {
+                key: &keys[a..z],
+                limit,
+                hard,
+                window: c.bounds(window, now_ms),
+            });
+        }
         // `n` choices: each output token is paid `choices` times, so the clamp divides by n.
         let choices = req.choices.max(1);
         let per_output = i128::from(req.price.output_pico_per_token.max(0)) * i128::from(choices);
@@ -214,34 +212,33 @@ impl Policy {
                 }));
             }
         };
-        let budget_windows: Lines<WindowBounds> = lines.iter().map(|l| l.window).collect();
 
         // 4. Rate limits, with the clamped token count and the reserved dollars.
         let tokens = req
             .input_tokens_upper_bound
             .saturating_add(reserved.output_tokens.saturating_mul(choices));
         let usd = u64::try_from(reserved.amount.pico()).unwrap_or(0);
-        let rlines: Lines<RateLine<'_>> = rspans
-            .iter()
-            .map(|&(a, z, ri, j)| {
-                let (unit, rule, _, _) = &c.rates[ri].rules[j];
-                RateLine {
-                    key: &keys[a..z],
-                    rule: *rule,
-                    cost: match unit {
-                        RateUnit::Requests | RateUnit::Concurrent => 1,
-                        RateUnit::Tokens => tokens,
-                        RateUnit::Usd => usd,
-                    },
-                }
-            })
-            .collect();
+        let mut rlines: Lines<RateLine<'_>> = SmallVec::new();
+        for &(a, z, ri, j) in &rspans {
+            let (unit, rule, _, _) = &c.rates[ri].rules[j];
+            rlines.push(RateLine {
+                key: &keys[a..z],
+                rule: *rule,
+                cost: match unit {
+                    RateUnit::Requests | RateUnit::Concurrent => 1,
+                    RateUnit::Tokens => tokens,
+                    RateUnit::Usd => usd,
+                },
+            });
+        }
         let rate_handles = if rlines.is_empty() {
             SmallVec::new()
         } else {
             match inner.store.rate_acquire(&rlines, now_ms) {
                 Ok(h) => h,
                 Err(s) => {
+                    let budget_windows: Lines<WindowBounds> =
+                        lines.iter().map(|l| l.window).collect();
                     inner.store.settle(
                         &reserved.held,
                         &budget_windows,
@@ -260,7 +257,12 @@ impl Policy {
         let rate_held = rate_handles
             .into_iter()
             .zip(rspans.iter().zip(&rlines))
-            .map(|(h, (&(_, _, ri, j), line))| (h, line.rule, c.rates[ri].rules[j].0, line.cost))
+            .map(|(h, (&(_, _, ri, j), line))| RateHeld {
+                handle: h,
+                rate: u32::try_from(ri).unwrap_or(u32::MAX),
+                rule: u32::try_from(j).unwrap_or(u32::MAX),
+                cost: line.cost,
+            })
             .collect();
 
         // 5. Soft budgets past their limit: degrade or warn.

@@ -10,7 +10,7 @@ use jevons_core::Money;
 use crate::admit::Admission;
 use crate::output_cap::{OutputLearner, RouteCell};
 use crate::policy::{Compiled, Inner, RateUnit};
-use crate::store::{Handle, Lines, RateRule};
+use crate::store::{Handle, Lines};
 use crate::window::{Window, WindowBounds};
 
 #[derive(Debug)]
@@ -19,8 +19,7 @@ pub(crate) struct Live {
     pub(crate) compiled: Arc<Compiled>,
     pub(crate) budget_held: Lines<Handle>,
     pub(crate) budget_windows: Lines<Window>,
-    /// `(handle, rule, unit, reserved cost)`.
-    pub(crate) rate_held: Lines<(Handle, RateRule, RateUnit, u64)>,
+    pub(crate) rate_held: Lines<RateHeld>,
     pub(crate) learner: Option<Arc<RouteCell>>,
     /// The task record the call was counted on (undone by a re-admission).
     pub(crate) task_held: Option<Handle>,
@@ -31,6 +30,17 @@ pub(crate) struct Live {
     pub(crate) choices: u64,
     pub(crate) reserved: Money,
     pub(crate) admitted_ms: i64,
+}
+
+/// One rate counter an admission holds; its rule and unit are looked up in the
+/// admission's compiled config (`rates[rate].rules[rule]`) so the handle stays small.
+#[derive(Debug)]
+pub(crate) struct RateHeld {
+    pub(crate) handle: Handle,
+    pub(crate) rate: u32,
+    pub(crate) rule: u32,
+    /// Units reserved.
+    pub(crate) cost: u64,
 }
 
 /// The result of settling.
@@ -124,20 +134,23 @@ impl Admission {
     }
 
     fn end(mut self, e: Ending) -> Settled {
-        match self.live.take() {
+        // Finished in place (no move of the inline handle vectors), then dropped.
+        let settled = match self.live.as_ref() {
             Some(live) => live.finish(e),
             None => Settled {
                 reserved: Money::ZERO,
                 actual: Money::ZERO,
                 overspend: Money::ZERO,
             },
-        }
+        };
+        self.live = None;
+        settled
     }
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if let Some(live) = self.live.take() {
+        if let Some(live) = self.live.as_ref() {
             tracing::debug!(reserved = %live.reserved, "admission dropped without settle; released");
             let t = live.admitted_ms;
             // Whether the upstream saw the prompt is unknown: token counters keep the bound.
@@ -153,7 +166,7 @@ impl Drop for Admission {
 }
 
 impl Live {
-    fn finish(self, e: Ending) -> Settled {
+    fn finish(&self, e: Ending) -> Settled {
         let Ending {
             actual,
             input_tokens,
@@ -171,7 +184,15 @@ impl Live {
             .settle(&self.budget_held, &windows, self.reserved, actual);
         let out = output_tokens.unwrap_or(0);
         let input = input_tokens.unwrap_or(self.input_tokens);
-        for (h, rule, unit, cost) in &self.rate_held {
+        for held in &self.rate_held {
+            let Some((unit, rule, _, _)) = self
+                .compiled
+                .rates
+                .get(held.rate as usize)
+                .and_then(|r| r.rules.get(held.rule as usize))
+            else {
+                continue;
+            };
             let actual_units = match unit {
                 RateUnit::Requests if undo => 0,
                 RateUnit::Requests => continue,
@@ -181,7 +202,7 @@ impl Live {
             };
             self.inner
                 .store
-                .rate_finish(h, *rule, *cost, actual_units, now_ms);
+                .rate_finish(&held.handle, *rule, held.cost, actual_units, now_ms);
         }
         if let (true, Some(h)) = (undo, &self.task_held) {
             self.inner

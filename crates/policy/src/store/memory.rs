@@ -198,25 +198,37 @@ fn rate(c: &Cell) -> Option<&Mutex<RateCell>> {
     }
 }
 
-/// Locks `mutexes` in address order (deadlock-free); returns guards indexed like `mutexes`.
-fn lock_all<'a, T>(mutexes: &[&'a Mutex<T>]) -> Small<MutexGuard<'a, T>> {
+/// Locks `mutexes` in address order (deadlock-free); returns guards indexed like
+/// `mutexes` (every slot is `Some`). One index sort and one guard vector, no re-sort.
+fn lock_all<'a, T>(mutexes: &[&'a Mutex<T>]) -> Small<Option<MutexGuard<'a, T>>> {
     let mut order: Small<usize> = (0..mutexes.len()).collect();
     order.sort_unstable_by_key(|&i| std::ptr::from_ref(mutexes[i]) as usize);
-    let mut locked: Small<(usize, MutexGuard<'a, T>)> =
-        order.into_iter().map(|i| (i, mutexes[i].lock())).collect();
-    locked.sort_unstable_by_key(|e| e.0);
-    locked.into_iter().map(|e| e.1).collect()
+    let mut guards: Small<Option<MutexGuard<'a, T>>> = SmallVec::new();
+    guards.resize_with(mutexes.len(), || None);
+    for i in order {
+        guards[i] = Some(mutexes[i].lock());
+    }
+    guards
 }
 
 type Small<T> = SmallVec<[T; 8]>;
 
 impl PolicyStore for MemoryStore {
     fn reserve(&self, lines: &[BudgetLine<'_>], ask: &ReserveAsk) -> Result<Reserved, Shortfall> {
-        let cells: Small<Arc<Cell>> = lines.iter().map(|l| self.budget_cell(l.key)).collect();
-        let mutexes: Small<&Mutex<BudgetCell>> = cells.iter().filter_map(|c| budget(c)).collect();
+        let held: Lines<Handle> = lines
+            .iter()
+            .map(|l| Handle::Memory(self.budget_cell(l.key)))
+            .collect();
+        let mutexes: Small<&Mutex<BudgetCell>> = held
+            .iter()
+            .filter_map(|h| match h {
+                Handle::Memory(c) => budget(c),
+                Handle::Key(_) => None,
+            })
+            .collect();
         let mut guards = lock_all(&mutexes);
         let mut view: Small<_> = SmallVec::new();
-        for (g, l) in guards.iter_mut().zip(lines) {
+        for (g, l) in guards.iter_mut().flatten().zip(lines) {
             g.roll(l.window);
             view.push((g.state(), l.limit, l.hard));
         }
@@ -226,7 +238,7 @@ impl PolicyStore for MemoryStore {
         })?;
         let mut soft_over = SmallVec::new();
         let mut after = SmallVec::new();
-        for (g, l) in guards.iter_mut().zip(lines) {
+        for (g, l) in guards.iter_mut().flatten().zip(lines) {
             g.reserved += plan.amount;
             let s = g.state();
             soft_over.push(
@@ -241,7 +253,7 @@ impl PolicyStore for MemoryStore {
         Ok(Reserved {
             output_tokens: plan.output_tokens,
             amount: plan.amount,
-            held: cells.into_iter().map(Handle::Memory).collect(),
+            held,
             soft_over,
             after,
         })
@@ -303,17 +315,25 @@ impl PolicyStore for MemoryStore {
         lines: &[RateLine<'_>],
         now_ms: i64,
     ) -> Result<Lines<Handle>, RateShortfall> {
-        let cells: Small<Arc<Cell>> = lines
+        let held: Lines<Handle> = lines
             .iter()
             .map(|l| {
-                self.rates
-                    .get_or(l.key, || Kind::Rate(Mutex::new(RateCell::default())))
+                Handle::Memory(
+                    self.rates
+                        .get_or(l.key, || Kind::Rate(Mutex::new(RateCell::default()))),
+                )
             })
             .collect();
-        let mutexes: Small<&Mutex<RateCell>> = cells.iter().filter_map(|c| rate(c)).collect();
+        let mutexes: Small<&Mutex<RateCell>> = held
+            .iter()
+            .filter_map(|h| match h {
+                Handle::Memory(c) => rate(c),
+                Handle::Key(_) => None,
+            })
+            .collect();
         let mut guards = lock_all(&mutexes);
         let mut next: Small<i128> = SmallVec::new();
-        for (i, (g, l)) in guards.iter_mut().zip(lines).enumerate() {
+        for (i, (g, l)) in guards.iter_mut().flatten().zip(lines).enumerate() {
             match l.rule {
                 RateRule::Gcra { limit, period_ms } => {
                     rescale(g, limit);
@@ -340,7 +360,7 @@ impl PolicyStore for MemoryStore {
                 }
             }
         }
-        for ((g, l), tat) in guards.iter_mut().zip(lines).zip(next) {
+        for ((g, l), tat) in guards.iter_mut().flatten().zip(lines).zip(next) {
             g.last_ms = g.last_ms.max(now_ms);
             match l.rule {
                 RateRule::Gcra { .. } => g.tat = tat,
@@ -349,7 +369,7 @@ impl PolicyStore for MemoryStore {
         }
         drop(guards);
         drop(mutexes);
-        Ok(cells.into_iter().map(Handle::Memory).collect())
+        Ok(held)
     }
 
     fn rate_finish(&self, held: &Handle, rule: RateRule, reserved: u64, actual: u64, now_ms: i64) {
