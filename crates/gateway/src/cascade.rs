@@ -9,51 +9,25 @@
 //! streamed cascade is a 400). The final answer goes to the exact cache like any other.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
-use jevons_core::{Money, Usage};
-use jevons_ledger::Status;
+use jevons_core::Money;
 use jevons_policy::Admission;
-use jevons_routing::{
-    replay_chat_completion_sse, Cascade, CascadeResponse, ClientCheck, NextStep, Outcome,
-    OutcomeKind,
-};
+use jevons_routing::{replay_chat_completion_sse, Cascade, CascadeResponse, ClientCheck};
 use serde_json::Value;
 
 use crate::admit::{admit, resolve_policy};
 use crate::attempts::Unused;
 use crate::body::{full, Body};
-use crate::error::{GatewayError, Phase};
-use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body, usage_from_body};
-use crate::proxy::{fill_candidate, finish_attempt, record_or_log, set, Ctx};
+use crate::cascade_stage::{call_stage, Call, StageOk};
+use crate::error::GatewayError;
+use crate::proxy::{set, Ctx};
 use crate::request::{Endpoint, ParsedRequest};
-use crate::router::Observed;
-use crate::routes::Candidate;
 use crate::state::Gateway;
-use crate::upstream::{forward, AttemptError};
 
 /// Header naming an extra regex the cheap answer must match.
 pub const ESCALATE_REGEX_HEADER: &str = "x-jevons-escalate-regex";
-
-/// A stage's successful answer.
-struct StageOk {
-    cand: Candidate,
-    status: u16,
-    body: Bytes,
-    usage: Usage,
-    cost: Money,
-    content_type: Option<http::HeaderValue>,
-}
-
-/// Per-request inputs shared by both stages.
-struct Call<'a> {
-    gw: &'a Arc<Gateway>,
-    ctx: &'a Ctx,
-    out_cap: Option<u64>,
-    anthropic_version: Option<&'a str>,
-}
 
 /// Runs a cascade: cheap model, checks, strong model on escalation; one response.
 pub async fn run_cascade(
@@ -314,246 +288,4 @@ fn usage_with_cost(body: &[u8], cost: Money) -> Option<Value> {
     let usd = cost.usd_string().parse::<f64>().ok()?;
     u.as_object_mut()?.insert("cost".into(), Value::from(usd));
     Some(u)
-}
-
-/// The non-streaming body for one stage's candidate.
-fn stage_body(p: &ParsedRequest, c: &Candidate, out_cap: Option<u64>) -> Vec<u8> {
-    let mut b = p.body.clone();
-    b.remove("max_price");
-    b.remove("stream_options");
-    b.insert("stream".into(), false.into());
-    b.insert("model".into(), c.upstream_model.clone().into());
-    if let Some(cap) = out_cap {
-        let field = if b.contains_key("max_completion_tokens") {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
-        };
-        b.insert(field.into(), cap.into());
-    }
-    serde_json::to_vec(&b).unwrap_or_default()
-}
-
-/// One stage (cheap or strong) with the usual fallback over its plan. Every attempt is a
-/// ledger event. `Err((error, retryable))` when no attempt produced an answer.
-async fn call_stage(
-    call: &Call<'_>,
-    p: &ParsedRequest,
-    plan: &[Candidate],
-    label: &str,
-    next_attempt: &mut u32,
-    unused: &Unused<'_>,
-) -> Result<StageOk, (GatewayError, bool)> {
-    let gw = call.gw;
-    let ctx = call.ctx;
-    let max = gw.routes.max_attempts().min(plan.len());
-    let plan = &plan[..max];
-    let mut last: Option<(GatewayError, bool)> = None;
-    let mut i = 0usize;
-    while let Some(cand) = plan.get(i) {
-        unused.tried(i);
-        let attempt = *next_attempt;
-        *next_attempt += 1;
-        let mut c = cand.clone();
-        c.reason = if i == 0 {
-            label.to_string()
-        } else {
-            format!("{label}:{}", cand.reason)
-        };
-        let Some(up) = gw.upstreams.get(&c.provider) else {
-            return Err((
-                GatewayError::internal(Phase::Forward, "provider vanished"),
-                false,
-            ));
-        };
-        let t = Instant::now();
-        let body = stage_body(p, &c, call.out_cap);
-        let est = || Usage {
-            input: estimate_prompt_tokens(&p.body),
-            estimated: true,
-            ..Usage::default()
-        };
-        let failed =
-            |kind: OutcomeKind, t: Instant| Outcome::failure(kind, t.elapsed().as_micros() as u64);
-        let outcome = 'attempt: {
-            match forward(
-                &gw.http,
-                up,
-                ctx.endpoint,
-                body,
-                call.anthropic_version,
-                gw.timeout(),
-            )
-            .await
-            {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
-                    let bytes = match tokio::time::timeout(gw.timeout(), resp.bytes()).await {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) => {
-                            let _ = finish_attempt(
-                                gw,
-                                ctx,
-                                &c,
-                                attempt,
-                                Status::UpstreamError,
-                                502,
-                                est(),
-                                None,
-                                None,
-                                Some("upstream_truncated".into()),
-                            )
-                            .await;
-                            last = Some((
-                                GatewayError::bad_gateway(
-                                    &c.provider,
-                                    format!("response body was cut off: {e}"),
-                                ),
-                                true,
-                            ));
-                            break 'attempt failed(OutcomeKind::ServerError, t);
-                        }
-                        Err(_) => {
-                            let _ = finish_attempt(
-                                gw,
-                                ctx,
-                                &c,
-                                attempt,
-                                Status::Timeout,
-                                504,
-                                est(),
-                                None,
-                                None,
-                                Some("upstream_timeout".into()),
-                            )
-                            .await;
-                            last = Some((
-                                GatewayError::timeout(
-                                    &c.provider,
-                                    gw.cfg.server.upstream_timeout_ms,
-                                ),
-                                true,
-                            ));
-                            break 'attempt failed(OutcomeKind::Timeout, t);
-                        }
-                    };
-                    let usage = match usage_from_body(ctx.endpoint, &bytes) {
-                        Ok(Some(u)) => u,
-                        Ok(None) => Usage {
-                            output: count_tokens(&text_of_body(ctx.endpoint, &bytes)),
-                            ..est()
-                        },
-                        Err(msg) => {
-                            let _ = finish_attempt(
-                                gw,
-                                ctx,
-                                &c,
-                                attempt,
-                                Status::UpstreamError,
-                                502,
-                                est(),
-                                None,
-                                None,
-                                Some("upstream_malformed".into()),
-                            )
-                            .await;
-                            last = Some((GatewayError::bad_gateway(&c.provider, msg), true));
-                            break 'attempt failed(OutcomeKind::ServerError, t);
-                        }
-                    };
-                    let (cost, rec) = finish_attempt(
-                        gw,
-                        ctx,
-                        &c,
-                        attempt,
-                        Status::Ok,
-                        status,
-                        usage,
-                        None,
-                        None,
-                        None,
-                    )
-                    .await;
-                    if let Err(e) = rec {
-                        let msg = format!(
-                        "the ledger could not record this request ({e}); it was not acknowledged"
-                    );
-                        return Err((GatewayError::internal(Phase::Record, msg), false));
-                    }
-                    return Ok(StageOk {
-                        cand: c,
-                        status,
-                        body: bytes,
-                        usage,
-                        cost,
-                        content_type,
-                    });
-                }
-                Err(err) => {
-                    let mut ev = ctx.event(
-                        if matches!(err, AttemptError::Timeout) {
-                            Status::Timeout
-                        } else {
-                            Status::UpstreamError
-                        },
-                        attempt,
-                    );
-                    fill_candidate(&mut ev, &c);
-                    ev.latency_us = t.elapsed().as_micros() as u64;
-                    ev.error_kind = Some(err.kind());
-                    let (status, retry_after) = match &err {
-                        AttemptError::Status {
-                            status,
-                            retry_after,
-                            ..
-                        } => (*status, *retry_after),
-                        _ => (0, None),
-                    };
-                    ev.http_status = status;
-                    let observed = Observed {
-                        ok: false,
-                        status,
-                        timeout: matches!(err, AttemptError::Timeout),
-                        connect: matches!(err, AttemptError::Connect(_) | AttemptError::Other(_)),
-                        client_gone: false,
-                        stream_cut: false,
-                        retry_after,
-                        latency_us: ev.latency_us,
-                        ttft_us: None,
-                        output_tokens: 0,
-                    };
-                    gw.routes.observe(&c, observed);
-                    let retryable = err.retryable();
-                    if !retryable {
-                        ev.status = Status::ClientError;
-                    }
-                    record_or_log(gw, ev).await;
-                    let mut e =
-                        err.to_gateway_error(&c.provider, gw.cfg.server.upstream_timeout_ms);
-                    if !retryable {
-                        e.status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-                        return Err((e, false));
-                    }
-                    last = Some((e, true));
-                    // Never `None`: only an abandoned attempt has no outcome.
-                    let fallback = Outcome::failure(OutcomeKind::ConnectError, observed.latency_us);
-                    observed.outcome().unwrap_or(fallback)
-                }
-            }
-        };
-        match gw.routes.next_step(plan, i, &outcome, false) {
-            NextStep::Stop => break,
-            NextStep::Attempt { index, after } => {
-                tokio::time::sleep(after).await;
-                i = index;
-            }
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        (
-            GatewayError::internal(Phase::Forward, "no attempt was made"),
-            false,
-        )
-    }))
 }

@@ -13,6 +13,7 @@ pub mod attribute;
 pub mod body;
 pub mod cache;
 pub mod cascade;
+pub mod cascade_stage;
 pub mod config;
 pub mod democonfig;
 pub mod error;
