@@ -16,6 +16,7 @@ pub mod rollup;
 pub mod schema;
 pub mod store;
 pub mod synth;
+mod task_days;
 pub mod tasks;
 pub mod window;
 mod writer;

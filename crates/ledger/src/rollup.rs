@@ -12,6 +12,8 @@
 //! `scope_hours` (schema v3) keeps, per dimension kind, hour and value, just requests and
 //! cost: one series per team/user/model/... that hourly reports (anomalies) read without
 //! grouping the 8-dimension hour rows.
+//!
+//! `task_days` (schema v4) is kept with the tasks upsert; see `task_days`.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -296,15 +298,17 @@ impl BatchAgg {
                 m(MoneySum::from_pico(cost))
             ])?;
         }
-        let mut st = conn.prepare_cached(tasks_sql)?;
-        for (&task, t) in &self.tasks {
-            let mut p: Vec<i64> = vec![
-                task, t.parent, t.team, t.first_ts, t.last_ts, t.retries, t.ok,
-            ];
-            p.extend_from_slice(&t.totals.to_cols());
-            st.execute(rusqlite::params_from_iter(p))?;
-        }
-        Ok(())
+        crate::task_days::flush_tasks(conn, &self.tasks, || {
+            let mut st = conn.prepare_cached(tasks_sql)?;
+            for (&task, t) in &self.tasks {
+                let mut p: Vec<i64> = vec![
+                    task, t.parent, t.team, t.first_ts, t.last_ts, t.retries, t.ok,
+                ];
+                p.extend_from_slice(&t.totals.to_cols());
+                st.execute(rusqlite::params_from_iter(p))?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The on-disk layout: opening the SQLite file (WAL), checking the `meta` schema version,
-//! creating the tables (events, dims, rollups, scope_hours, tasks, keys, budgets) on first
-//! use, and migrating older files forward one version at a time (v1 → v2 → v3).
+//! creating the tables (events, dims, rollups, scope_hours, tasks, task_days, keys,
+//! budgets) on first use, and migrating older files forward one version at a time
+//! (v1 → v2 → v3 → v4).
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::error::{classify, LedgerError};
 
 /// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -125,8 +126,9 @@ fn check_or_create(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
             return migrate(conn, found);
         }
     }
+    let task_days = crate::task_days::DDL;
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {DDL} INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+        "BEGIN IMMEDIATE; {DDL} {task_days} INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
     ))?;
     Ok(())
 }
@@ -135,7 +137,11 @@ fn check_or_create(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
 /// the version inside its write transaction (another process may have migrated meanwhile)
 /// and rebuilds what it derives from scratch, so a repeated step gives the same result.
 fn migrate(conn: &Connection, found: i64) -> Result<(), LedgerError> {
-    let steps: [(i64, fn() -> String); 2] = [(1, v1_to_v2), (2, v2_to_v3)];
+    let steps: [(i64, fn() -> String); 3] = [
+        (1, v1_to_v2),
+        (2, v2_to_v3),
+        (3, crate::task_days::rebuild_sql),
+    ];
     for (from, sql) in steps {
         if found > from {
             continue;
@@ -182,6 +188,8 @@ fn v1_to_v2() -> String {
         sums.join(", ")
     )
 }
+
+// v3 → v4 adds `task_days`, filled exactly from the tasks table (`task_days::rebuild_sql`).
 
 /// v3 adds `scope_hours` (per dimension value and hour: requests, cost), filled exactly from
 /// the hour rollups, and indexes on `tasks(parent)` and `tasks(first_ts)`.

@@ -1,6 +1,7 @@
 //! Schema migrations. v1 → v2: day rollups gain every dimension (a v1 file's day rows are
 //! rebuilt exactly from the hour rows). v2 → v3: `scope_hours` is filled exactly from the
-//! hour rows, and tasks get indexes on parent and first_ts.
+//! hour rows, and tasks get indexes on parent and first_ts (the chain goes on to v4:
+//! `task_days`, tested in `task_days.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -71,7 +72,7 @@ async fn v1_day_rollups_are_rebuilt_from_hour_rows() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(v, "3");
+    assert_eq!(v, "4");
     let n: i64 = c
         .query_row("SELECT COUNT(*) FROM scope_hours", [], |r| r.get(0))
         .unwrap();
@@ -132,7 +133,7 @@ async fn v2_files_get_scope_hours_and_task_indexes() {
     let got: Vec<Hours> = dims.iter().map(|d| hours(&path, *d)).collect();
     assert_eq!(got, want, "scope_hours rebuilt from the hour rollups");
     let c = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(meta_version(&c), "3");
+    assert_eq!(meta_version(&c), "4");
     let idx: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('tasks_parent', 'tasks_first_ts')",
