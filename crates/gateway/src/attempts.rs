@@ -50,7 +50,7 @@ fn client_gone() -> GatewayError {
 /// Runs the attempts of `r.plan` (at most `max_attempts`) and returns the response.
 pub async fn run_attempts(
     gw: &Arc<Gateway>,
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     r: Routed,
     mut gone: oneshot::Receiver<()>,
 ) -> Result<Response<Body>, GatewayError> {
@@ -144,15 +144,17 @@ pub async fn run_attempts(
                         };
                         let est = estimated_prompt(&parsed);
                         let k = Some(kind.to_string());
-                        let _ =
+                        let (cost, _) =
                             finish_attempt(gw, ctx, cand, attempt, status, http, est, a, None, k)
                                 .await;
+                        ctx.carried_cost = ctx.carried_cost.saturating_add(cost);
                         tracing::warn!(provider = %cand.provider, kind, attempt, "upstream body failed");
                         last = Some(err);
                         match step {
                             NextStep::Stop => break,
                             NextStep::Attempt { index, after } => {
-                                wait(after, &mut gone, &mut admission).await?;
+                                wait(gw, ctx.carried_cost, after, &mut gone, &mut admission)
+                                    .await?;
                                 i = index;
                                 continue;
                             }
@@ -183,9 +185,7 @@ pub async fn run_attempts(
                         // The provider refused the request itself (4xx): pass its answer on.
                         ev.status = Status::ClientError;
                         record_or_log(gw, ev).await;
-                        if let Some(a) = admission.take() {
-                            a.release();
-                        }
+                        end(gw, admission.take(), ctx.carried_cost);
                         let mut r = full(
                             StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
                             body.clone(),
@@ -208,14 +208,12 @@ pub async fn run_attempts(
         match gw.routes.next_step(plan, i, &outcome, false) {
             NextStep::Stop => break,
             NextStep::Attempt { index, after } => {
-                wait(after, &mut gone, &mut admission).await?;
+                wait(gw, ctx.carried_cost, after, &mut gone, &mut admission).await?;
                 i = index;
             }
         }
     }
-    if let Some(a) = admission.take() {
-        a.release();
-    }
+    end(gw, admission.take(), ctx.carried_cost);
     Err(last.unwrap_or_else(|| GatewayError::internal(Phase::Forward, "no attempt was made")))
 }
 
@@ -251,8 +249,22 @@ impl Drop for Unused<'_> {
     }
 }
 
+/// Ends an admission no attempt settled: the cost of attempts that fell back is spent,
+/// else nothing is.
+fn end(gw: &Gateway, a: Option<Admission>, carried: jevons_core::Money) {
+    if let Some(a) = a {
+        if carried > jevons_core::Money::ZERO {
+            let _ = a.settle(carried, 0, gw.clock.now_ms());
+        } else {
+            a.release();
+        }
+    }
+}
+
 /// Sleeps a backoff, unless the client goes away first (then the admission is released).
 async fn wait(
+    gw: &Gateway,
+    carried: jevons_core::Money,
     after: std::time::Duration,
     gone: &mut oneshot::Receiver<()>,
     admission: &mut Option<Admission>,
@@ -263,9 +275,7 @@ async fn wait(
     tokio::select! {
         _ = tokio::time::sleep(after) => Ok(()),
         _ = gone => {
-            if let Some(a) = admission.take() {
-                a.release();
-            }
+            end(gw, admission.take(), carried);
             Err(client_gone())
         }
     }

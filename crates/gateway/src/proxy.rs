@@ -44,6 +44,10 @@ pub struct Ctx {
     pub stream: bool,
     /// Exact-cache key, when this request may be served from / stored in the cache.
     pub cache_key: Option<jevons_routing::CacheKey>,
+    /// Billed cost of earlier attempts of this request that fell back (a non-streamed body
+    /// that failed after the headers): settled with the attempt that ends the request, so
+    /// the budget's spent equals the ledger's costs.
+    pub carried_cost: Money,
 }
 
 impl Ctx {
@@ -96,6 +100,7 @@ pub async fn handle_llm(
         requested_model: String::new(),
         stream: false,
         cache_key: None,
+        carried_cost: Money::ZERO,
     };
     // Boxed: the pipeline future is large; spawning it unboxed copies it around.
     tokio::spawn(Box::pin(async move {
@@ -428,7 +433,8 @@ pub async fn finish_attempt(
 ) -> (Money, Result<(), String>) {
     let (cost, list, savings, why) = price_usage(c, &usage, ServiceTier::Standard);
     if let Some(a) = admission {
-        let s = a.settle_usage(cost, usage.prompt_total(), usage.output, gw.clock.now_ms());
+        let total = cost.saturating_add(ctx.carried_cost);
+        let s = a.settle_usage(total, usage.prompt_total(), usage.output, gw.clock.now_ms());
         if s.overspend > Money::ZERO {
             tracing::warn!(request = %ctx.rid, overspend = %s.overspend, "provider billed more than reserved");
         }

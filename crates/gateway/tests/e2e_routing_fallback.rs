@@ -7,6 +7,7 @@
 
 mod common;
 
+use jevons_core::{Clock, Money, SystemClock};
 use jevons_ledger::{LedgerEvent, Status};
 use jevons_mock::server::MockProfile;
 use serde_json::{json, Value};
@@ -58,13 +59,17 @@ fn unbound_port() -> u16 {
 }
 
 async fn env() -> common::Env {
+    env_with("").await
+}
+
+async fn env_with(extra: &str) -> common::Env {
     let mut profile = MockProfile::builtin("demo").unwrap();
     for p in &mut profile.providers {
         p.ttft_ms = 0;
         p.jitter_ms = 0;
         p.tokens_per_sec = 0;
     }
-    let text = routing(unbound_port());
+    let text = routing(unbound_port()) + extra;
     common::start_cfg(profile, &text, true, |cfg| {
         cfg.server.upstream_timeout_ms = 400;
     })
@@ -174,4 +179,51 @@ async fn a_malformed_body_falls_back() {
     .await;
     let ev = falls_back(&env, "llama-3.1-70b", "deepinfra").await;
     assert_eq!(ev[0].error_kind.as_deref(), Some("upstream_malformed"));
+}
+
+#[tokio::test]
+async fn a_fallen_back_attempt_is_settled_to_the_budget_too() {
+    let hard = r#"
+[policy]
+[[policy.budgets]]
+name = "key-cap"
+scope = "key:*"
+limit_usd = "1"
+window = "total"
+"#;
+    let env = env_with(hard).await;
+    fault(
+        &env,
+        "deepinfra",
+        json!({"rules": [{"kind": "stream_cut", "rate": 1.0}]}),
+    )
+    .await;
+    let ev = falls_back(&env, "llama-3.1-70b", "deepinfra").await;
+    assert!(
+        ev[0].cost > Money::ZERO,
+        "the cut attempt is billed its prompt"
+    );
+    let ledger = ev[0].cost + ev[1].cost;
+    let policy = env.gateway().policy.get().unwrap().clone();
+    // Settling happens before the response; poll only to be safe, assert on values.
+    let mut row = None;
+    for _ in 0..100 {
+        let r = policy
+            .budget_status(SystemClock.now_ms())
+            .into_iter()
+            .find(|r| r.name == "key-cap")
+            .unwrap();
+        let done = r.reserved == Money::ZERO && r.spent == ledger;
+        row = Some(r);
+        if done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let row = row.unwrap();
+    assert_eq!(row.reserved, Money::ZERO, "{row:?}");
+    assert_eq!(
+        row.spent, ledger,
+        "budget spent == both attempts' costs: {row:?}"
+    );
 }
