@@ -114,6 +114,7 @@ pub async fn run_cascade(
         &plan_cheap,
         "cascade:cheap",
         &mut next_attempt,
+        &mut spent,
         &unused_cheap,
     )
     .await
@@ -154,6 +155,7 @@ pub async fn run_cascade(
         &plan_strong,
         &label,
         &mut next_attempt,
+        &mut spent,
         &unused_strong,
     )
     .await

@@ -65,6 +65,7 @@ pub(crate) async fn call_stage(
     plan: &[Candidate],
     label: &str,
     next_attempt: &mut u32,
+    failed_spent: &mut Money,
     unused: &Unused<'_>,
 ) -> Result<StageOk, (GatewayError, bool)> {
     let gw = call.gw;
@@ -115,7 +116,7 @@ pub(crate) async fn call_stage(
                     let bytes = match tokio::time::timeout(gw.timeout(), resp.bytes()).await {
                         Ok(Ok(b)) => b,
                         Ok(Err(e)) => {
-                            let _ = finish_attempt(
+                            let (billed, _) = finish_attempt(
                                 gw,
                                 ctx,
                                 &c,
@@ -128,6 +129,7 @@ pub(crate) async fn call_stage(
                                 Some("upstream_truncated".into()),
                             )
                             .await;
+                            *failed_spent += billed;
                             last = Some((
                                 GatewayError::bad_gateway(
                                     &c.provider,
@@ -138,7 +140,7 @@ pub(crate) async fn call_stage(
                             break 'attempt failed(OutcomeKind::ServerError, t);
                         }
                         Err(_) => {
-                            let _ = finish_attempt(
+                            let (billed, _) = finish_attempt(
                                 gw,
                                 ctx,
                                 &c,
@@ -151,6 +153,7 @@ pub(crate) async fn call_stage(
                                 Some("upstream_timeout".into()),
                             )
                             .await;
+                            *failed_spent += billed;
                             last = Some((
                                 GatewayError::timeout(
                                     &c.provider,
@@ -168,7 +171,7 @@ pub(crate) async fn call_stage(
                             ..est()
                         },
                         Err(msg) => {
-                            let _ = finish_attempt(
+                            let (billed, _) = finish_attempt(
                                 gw,
                                 ctx,
                                 &c,
@@ -181,6 +184,7 @@ pub(crate) async fn call_stage(
                                 Some("upstream_malformed".into()),
                             )
                             .await;
+                            *failed_spent += billed;
                             last = Some((GatewayError::bad_gateway(&c.provider, msg), true));
                             break 'attempt failed(OutcomeKind::ServerError, t);
                         }

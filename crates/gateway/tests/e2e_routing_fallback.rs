@@ -43,6 +43,20 @@ deployments = [
   {{ provider = "together_ai", model = "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo", priority = 1 }},
 ]
 
+[[routing.models]]
+name = "small"
+deployments = [{{ provider = "openai", model = "gpt-4o-mini" }}]
+
+[[routing.models]]
+name = "large"
+deployments = [{{ provider = "openai", model = "gpt-4o" }}]
+
+[[routing.cascades]]
+name = "auto"
+cheap = "small"
+strong = "large"
+checks = ["empty"]
+
 [routing.retry]
 max_attempts = 3
 base_backoff_ms = 5
@@ -226,4 +240,49 @@ window = "total"
         row.spent, ledger,
         "budget spent == both attempts' costs: {row:?}"
     );
+}
+
+#[tokio::test]
+async fn a_cascade_bills_and_settles_a_cut_attempt_it_retried() {
+    let hard = r#"
+[policy]
+[[policy.budgets]]
+name = "key-cap"
+scope = "key:*"
+limit_usd = "1"
+window = "total"
+"#;
+    let env = env_with(hard).await;
+    // Every 2nd request to openai is cut: the priming call (#1) works, the cascade's cheap
+    // attempt (#2) is cut mid-body, its retry (#3) answers.
+    fault(
+        &env,
+        "openai",
+        json!({"rules": [{"kind": "stream_cut", "every": 2}]}),
+    )
+    .await;
+    let r = env.chat(ask("gpt-4o-mini", "prime")).await;
+    assert_eq!(r.status(), 200);
+    let prime = env.events_of(header(&r, "x-jevons-request-id"));
+    let r = env.chat(ask("auto", "cascade")).await;
+    assert_eq!(r.status(), 200);
+    let cost = Money::parse_usd(header(&r, "x-jevons-cost-usd")).unwrap();
+    let ev = env.events_of(header(&r, "x-jevons-request-id"));
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!(ev[0].error_kind.as_deref(), Some("upstream_truncated"));
+    assert!(ev[0].cost > Money::ZERO);
+    assert_eq!(
+        cost,
+        ev[0].cost + ev[1].cost,
+        "the request's cost covers both"
+    );
+    let ledger = prime[0].cost + cost;
+    let policy = env.gateway().policy.get().unwrap().clone();
+    let row = policy
+        .budget_status(SystemClock.now_ms())
+        .into_iter()
+        .find(|r| r.name == "key-cap")
+        .unwrap();
+    assert_eq!(row.reserved, Money::ZERO, "{row:?}");
+    assert_eq!(row.spent, ledger, "budget spent == ledger costs: {row:?}");
 }
