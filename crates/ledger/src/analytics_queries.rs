@@ -113,6 +113,38 @@ impl Reader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// All traffic per UTC day in `[since, until)`, rounded outward to whole days: (day
+    /// start ms, sums), summed by SQLite from the day rollups (no per-row decoding; the
+    /// same sums `spend` with a day bucket and no dimensions gives for whole days).
+    pub fn day_totals(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(i64, Totals)>, LedgerError> {
+        let (lo, hi) = (
+            crate::task_days::day_of(since_ms),
+            crate::task_days::day_of(until_ms.saturating_add(DAY - 1)),
+        );
+        let sums: Vec<String> = crate::rollup::SUM_COLS
+            .split(", ")
+            .map(|c| format!("SUM({c})"))
+            .collect();
+        let sql = format!(
+            "SELECT bucket, {} FROM rollups WHERE gran=?1 AND bucket>=?2 AND bucket<?3 \
+             GROUP BY bucket ORDER BY bucket",
+            sums.join(", ")
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let day = crate::rollup::Granularity::Day.code();
+        let rows = st.query_map(rusqlite::params![day, lo, hi], |r| {
+            Ok((
+                crate::task_days::day_start_ms(r.get(0)?),
+                Totals::from_row(r, 1)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Per UTC day (of each task's first call) in `[since, until)`, rounded outward to
     /// whole days: task counts and sums, from the `task_days` rollup (a few rows per day,
     /// not one per task).

@@ -1,7 +1,8 @@
 //! `task_days` (schema v4) equals what the old per-task scan of the `tasks` table computes
 //! (per UTC day of a task's first call: root tasks, tasks, sums), whatever the arrival
 //! order of events and the flush boundaries; after the v3 → v4 migration; and after a
-//! crashed writer's events are rolled up on open.
+//! crashed writer's events are rolled up on open. `Reader::day_totals` (all traffic per
+//! day) equals `spend` per day.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // integration-test helpers: failures should panic
 
@@ -11,7 +12,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use jevons_core::{MoneySum, Usage};
-use jevons_ledger::{Ledger, LedgerEvent, LedgerOptions, Reader, SqliteLedger, TaskDay, Totals};
+use jevons_ledger::{
+    Granularity, Ledger, LedgerEvent, LedgerOptions, Reader, SpendQuery, SqliteLedger, TaskDay,
+    Totals,
+};
 use proptest::prelude::*;
 
 const DAY: i64 = 86_400_000;
@@ -126,6 +130,17 @@ proptest! {
         write(&path, &events, chunk);
         let want = old_scan(&path);
         prop_assert_eq!(rollup(&path), want.clone());
+        // All traffic per day (the trend's price per token): as `spend` per day gives it.
+        let r = Reader::open(&path).unwrap();
+        let (lo, hi) = (common::T0.div_euclid(DAY) * DAY, (common::T0.div_euclid(DAY) + 6) * DAY);
+        let by_spend: Vec<(i64, Totals)> = r
+            .spend(&SpendQuery { since_ms: lo, until_ms: hi, bucket: Some(Granularity::Day), ..SpendQuery::default() })
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.bucket_start_ms.unwrap(), row.totals))
+            .collect();
+        prop_assert!(!by_spend.is_empty());
+        prop_assert_eq!(r.day_totals(lo + 1, hi - 1).unwrap(), by_spend);
         // Written in one batch instead: the same rows.
         let one = d.path().join("one.sqlite");
         write(&one, &events, events.len());

@@ -190,16 +190,8 @@ pub fn jevons_view(reader: &Reader, period: Period) -> Result<Vec<JevonsDay>, Re
         (Some(a), Some(b)) => (a.day_ms, b.day_ms + 86_400_000),
         _ => return Ok(Vec::new()),
     };
-    let per_day: std::collections::HashMap<i64, jevons_ledger::Totals> = reader
-        .spend(&jevons_ledger::SpendQuery {
-            since_ms: first,
-            until_ms: last,
-            bucket: Some(jevons_ledger::Granularity::Day),
-            ..jevons_ledger::SpendQuery::default()
-        })?
-        .into_iter()
-        .filter_map(|r| Some((r.bucket_start_ms?, r.totals)))
-        .collect();
+    let per_day: std::collections::HashMap<i64, jevons_ledger::Totals> =
+        reader.day_totals(first, last)?.into_iter().collect();
     days.into_iter()
         .map(|d| {
             let all = per_day.get(&d.day_ms).copied().unwrap_or_default();
