@@ -89,3 +89,78 @@ fn a_per_value_budget_is_projected_per_value() {
         (p[1].mtd, p[1].low, p[1].high)
     );
 }
+
+#[test]
+fn month_to_date_matches_spend_at_an_unaligned_now() {
+    // Month-to-date comes from `scope_hours` plus a `spend` read of the partial last hour:
+    // per team (minute-exact edge) and per user (hour edge) it equals `spend` over the month.
+    let dir = tempfile::tempdir().unwrap();
+    let now = nov1() + 9 * DAY + 5 * HOUR + 30 * 60_000 + 10_000;
+    let mut ev = Vec::new();
+    for i in 0..400i64 {
+        // Spread over the month so far, with a cluster around `now` (before and after it).
+        let ts = if i % 4 == 0 {
+            now - 40 * 60_000 + i * 20_000
+        } else {
+            nov1() + (i * 7_919_000) % (9 * DAY)
+        };
+        let team = ["a", "b", "c"][(i % 3) as usize];
+        let user = ["u1", "u2", "u3", "u4"][(i % 4) as usize];
+        let cost = 1_000_000_000 + i * 7_777_777;
+        ev.push(event(
+            1 + i as u128,
+            ts,
+            (team, user, "chat"),
+            ("m", "p"),
+            Usage::default(),
+            cost,
+        ));
+    }
+    let path = write(&dir, "m.sqlite", ev);
+    let r = Reader::open(&path).unwrap();
+    for dim in [Dim::Team, Dim::User] {
+        let want: Vec<(Option<String>, MoneySum)> = r
+            .spend(&jevons_ledger::SpendQuery {
+                by: vec![dim],
+                since_ms: nov1(),
+                until_ms: now,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.keys[0].clone(), row.totals.cost))
+            .collect();
+        assert!(want.len() >= 3);
+        let line = BudgetLine {
+            name: "each".into(),
+            scope: (dim, None),
+            limit_usd: None,
+            window: None,
+        };
+        let mut got: Vec<(Option<String>, MoneySum)> = forecast::forecast(&r, &[line], now)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.budget.scope.1, p.mtd))
+            .collect();
+        got.sort_by(|a, b| (std::cmp::Reverse(a.1), &a.0).cmp(&(std::cmp::Reverse(b.1), &b.0)));
+        assert_eq!(got, want, "{dim:?}");
+    }
+    let teams: Vec<Option<String>> = forecast::team_lines(&r, now)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.scope.1)
+        .collect();
+    let by_spend: Vec<Option<String>> = r
+        .spend(&jevons_ledger::SpendQuery {
+            by: vec![Dim::Team],
+            since_ms: nov1(),
+            until_ms: now,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|row| row.keys[0].clone())
+        .collect();
+    assert_eq!(teams, by_spend);
+    assert_eq!(teams.len(), 3);
+}

@@ -2,7 +2,8 @@
 //! run rate (MTD ÷ elapsed days, fractional), projected to the end of the calendar month
 //! (UTC), with a range from the lowest and highest complete day so far. Budgets come from
 //! the ledger's `budgets` table; with none, one line per team. A `kind:*` budget (a limit
-//! for each value of the dimension) is projected per value.
+//! for each value of the dimension) is projected per value. Month-to-date spend per day is
+//! summed from `scope_hours` (per value and hour), not from the 8-dimension day rollups.
 
 use std::collections::BTreeMap;
 
@@ -126,14 +127,7 @@ pub fn forecast(
     for b in budgets {
         let dim = b.scope.0;
         if by_dim.iter().all(|(d, _)| *d != dim) {
-            let rows = reader.spend(&SpendQuery {
-                by: vec![dim],
-                filters: Vec::new(),
-                since_ms: m0,
-                until_ms: now_ms,
-                bucket: Some(Granularity::Day),
-            })?;
-            by_dim.push((dim, rows));
+            by_dim.push((dim, month_days(reader, dim, m0, now_ms)?));
         }
     }
     let mut out = Vec::new();
@@ -226,15 +220,19 @@ fn project(b: BudgetLine, days: &[(i64, MoneySum)], now_ms: i64) -> Projection {
 /// One budget line per team seen this month (when no budgets are stored).
 pub fn team_lines(reader: &Reader, now_ms: i64) -> Result<Vec<BudgetLine>, ReportError> {
     let (m0, _) = month_bounds(now_ms);
-    let rows = reader.spend(&SpendQuery {
-        by: vec![Dim::Team],
-        since_ms: m0,
-        until_ms: now_ms,
-        ..SpendQuery::default()
-    })?;
+    // Per team over the month, as `spend` orders it: cost (highest first), then name.
+    let mut per_team: BTreeMap<Option<String>, MoneySum> = BTreeMap::new();
+    for r in month_days(reader, Dim::Team, m0, now_ms)? {
+        let t = per_team
+            .entry(r.keys.into_iter().next().flatten())
+            .or_default();
+        *t = *t + r.totals.cost;
+    }
+    let mut rows: Vec<(Option<String>, MoneySum)> = per_team.into_iter().collect();
+    rows.sort_by(|a, b| (std::cmp::Reverse(a.1), &a.0).cmp(&(std::cmp::Reverse(b.1), &b.0)));
     Ok(rows
         .into_iter()
-        .filter_map(|r| r.keys.into_iter().next().flatten())
+        .filter_map(|(t, _)| t)
         .map(|t| BudgetLine {
             name: format!("team:{t}"),
             scope: (Dim::Team, Some(t)),
@@ -243,3 +241,71 @@ pub fn team_lines(reader: &Reader, now_ms: i64) -> Result<Vec<BudgetLine>, Repor
         })
         .collect())
 }
+
+/// Cost per (value of `dim`, UTC day) over `[m0, now)`, as `spend` by `dim` per day
+/// gives it (same edge rounding), but from `scope_hours` for the whole hours (a few rows
+/// per value and hour instead of every 8-dimension day row) and `spend` only for the
+/// partial hour before `now`. Values that are not set (id 0) are left out.
+fn month_days(
+    reader: &Reader,
+    dim: Dim,
+    m0: i64,
+    now_ms: i64,
+) -> Result<Vec<jevons_ledger::SpendRow>, ReportError> {
+    let by_day = |since_ms, until_ms| {
+        reader.spend(&SpendQuery {
+            by: vec![dim],
+            filters: Vec::new(),
+            since_ms,
+            until_ms,
+            bucket: Some(Granularity::Day),
+        })
+    };
+    if dim == Dim::Task {
+        return Ok(by_day(m0, now_ms)?);
+    }
+    let whole = m0.max(now_ms - now_ms.rem_euclid(HOUR));
+    let mut acc: BTreeMap<(i64, i64), MoneySum> = BTreeMap::new();
+    if whole > m0 {
+        for h in reader.scope_hours(dim, m0, whole)? {
+            if h.value != 0 {
+                let c = acc
+                    .entry((h.value, (h.hour * HOUR).div_euclid(DAY) * DAY))
+                    .or_default();
+                *c = *c + h.cost;
+            }
+        }
+    }
+    let mut names: BTreeMap<i64, Option<String>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for ((id, day), cost) in acc {
+        let key = match names.entry(id) {
+            std::collections::btree_map::Entry::Occupied(n) => n.get().clone(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(reader.dim_value(id)?).clone()
+            }
+        };
+        out.push(cost_row(key, day, cost));
+    }
+    if now_ms > whole {
+        out.extend(
+            by_day(whole, now_ms)?
+                .into_iter()
+                .filter(|r| r.keys.first().is_some_and(Option::is_some)),
+        );
+    }
+    Ok(out)
+}
+
+fn cost_row(key: Option<String>, day: i64, cost: MoneySum) -> jevons_ledger::SpendRow {
+    jevons_ledger::SpendRow {
+        keys: vec![key],
+        bucket_start_ms: Some(day),
+        totals: jevons_ledger::Totals {
+            cost,
+            ..Default::default()
+        },
+    }
+}
+
+const HOUR: i64 = 3_600_000;
