@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::body::{full, Body};
 use crate::error::{GatewayError, Phase};
-use crate::json_answer::{estimated_prompt, read_body, respond_json, Answer, Read};
+use crate::json_answer::{estimated_prompt, read_body, respond_json, Answer, Failed, Read};
 use crate::proxy::{fill_candidate, finish_attempt, record_or_log, set, Ctx};
 use crate::request::{Endpoint, ParsedRequest};
 use crate::router::Observed;
@@ -127,13 +127,13 @@ pub async fn run_attempts(
                             finish_attempt(gw, ctx, cand, attempt, st, 0, est, a, None, kind).await;
                         return Err(client_gone());
                     }
-                    Read::Failed {
+                    Read::Failed(Failed {
                         status,
                         http,
                         kind,
                         err,
                         outcome,
-                    } => {
+                    }) => {
                         // No byte reached the client: fall back like a failed forward. The
                         // attempt is billed its prompt (estimated); the last one settles.
                         let o = Outcome::failure(outcome, t_attempt.elapsed().as_micros() as u64);

@@ -13,7 +13,8 @@ use jevons_routing::{NextStep, Outcome, OutcomeKind};
 
 use crate::attempts::Unused;
 use crate::error::{GatewayError, Phase};
-use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body, usage_from_body};
+use crate::json_answer::classify;
+use crate::meter::{count_tokens, estimate_prompt_tokens, text_of_body};
 use crate::proxy::{fill_candidate, finish_attempt, record_or_log, Ctx};
 use crate::request::ParsedRequest;
 use crate::router::Observed;
@@ -113,80 +114,30 @@ pub(crate) async fn call_stage(
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
-                    let bytes = match tokio::time::timeout(gw.timeout(), resp.bytes()).await {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) => {
-                            let (billed, _) = finish_attempt(
-                                gw,
-                                ctx,
-                                &c,
-                                attempt,
-                                Status::UpstreamError,
-                                502,
-                                est(),
-                                None,
-                                None,
-                                Some("upstream_truncated".into()),
-                            )
-                            .await;
-                            *failed_spent += billed;
-                            last = Some((
-                                GatewayError::bad_gateway(
-                                    &c.provider,
-                                    format!("response body was cut off: {e}"),
-                                ),
-                                true,
-                            ));
-                            break 'attempt failed(OutcomeKind::ServerError, t);
+                    let body = tokio::time::timeout(gw.timeout(), resp.bytes()).await;
+                    let (bytes, usage) = match classify(gw, &c, ctx.endpoint, body) {
+                        Ok((b, Some(u))) => (b, u),
+                        Ok((b, None)) => {
+                            let output = count_tokens(&text_of_body(ctx.endpoint, &b));
+                            (b, Usage { output, ..est() })
                         }
-                        Err(_) => {
+                        Err(f) => {
                             let (billed, _) = finish_attempt(
                                 gw,
                                 ctx,
                                 &c,
                                 attempt,
-                                Status::Timeout,
-                                504,
+                                f.status,
+                                f.http,
                                 est(),
                                 None,
                                 None,
-                                Some("upstream_timeout".into()),
+                                Some(f.kind.into()),
                             )
                             .await;
                             *failed_spent += billed;
-                            last = Some((
-                                GatewayError::timeout(
-                                    &c.provider,
-                                    gw.cfg.server.upstream_timeout_ms,
-                                ),
-                                true,
-                            ));
-                            break 'attempt failed(OutcomeKind::Timeout, t);
-                        }
-                    };
-                    let usage = match usage_from_body(ctx.endpoint, &bytes) {
-                        Ok(Some(u)) => u,
-                        Ok(None) => Usage {
-                            output: count_tokens(&text_of_body(ctx.endpoint, &bytes)),
-                            ..est()
-                        },
-                        Err(msg) => {
-                            let (billed, _) = finish_attempt(
-                                gw,
-                                ctx,
-                                &c,
-                                attempt,
-                                Status::UpstreamError,
-                                502,
-                                est(),
-                                None,
-                                None,
-                                Some("upstream_malformed".into()),
-                            )
-                            .await;
-                            *failed_spent += billed;
-                            last = Some((GatewayError::bad_gateway(&c.provider, msg), true));
-                            break 'attempt failed(OutcomeKind::ServerError, t);
+                            last = Some((f.err, true));
+                            break 'attempt failed(f.outcome, t);
                         }
                     };
                     let (cost, rec) = finish_attempt(

@@ -25,13 +25,16 @@ use crate::state::Gateway;
 pub(crate) enum Read {
     Body(Bytes, Option<Usage>),
     ClientGone,
-    Failed {
-        status: Status,
-        http: u16,
-        kind: &'static str,
-        err: GatewayError,
-        outcome: OutcomeKind,
-    },
+    Failed(Failed),
+}
+
+/// Why a body that came after the headers is no answer: what to record and to tell routing.
+pub(crate) struct Failed {
+    pub status: Status,
+    pub http: u16,
+    pub kind: &'static str,
+    pub err: GatewayError,
+    pub outcome: OutcomeKind,
 }
 
 pub(crate) fn estimated_prompt(p: &ParsedRequest) -> Usage {
@@ -54,18 +57,32 @@ pub(crate) async fn read_body(
         r = tokio::time::timeout(gw.timeout(), resp.bytes()) => r,
         _ = gone => return Read::ClientGone,
     };
+    match classify(gw, cand, parsed.endpoint, body) {
+        Ok((b, u)) => Read::Body(b, u),
+        Err(f) => Read::Failed(f),
+    }
+}
+
+/// A body read within the upstream timeout, classified: its usage, or why the attempt
+/// failed (malformed, cut off, timed out). Shared by the attempt loop and cascade stages.
+pub(crate) fn classify(
+    gw: &Gateway,
+    cand: &Candidate,
+    endpoint: crate::request::Endpoint,
+    body: Result<Result<Bytes, String>, tokio::time::error::Elapsed>,
+) -> Result<(Bytes, Option<Usage>), Failed> {
     match body {
-        Ok(Ok(b)) => match usage_from_body(parsed.endpoint, &b) {
-            Err(msg) => Read::Failed {
+        Ok(Ok(b)) => match usage_from_body(endpoint, &b) {
+            Err(msg) => Err(Failed {
                 status: Status::UpstreamError,
                 http: 502,
                 kind: "upstream_malformed",
                 err: GatewayError::bad_gateway(&cand.provider, msg),
                 outcome: OutcomeKind::ServerError,
-            },
-            Ok(u) => Read::Body(b, u),
+            }),
+            Ok(u) => Ok((b, u)),
         },
-        Ok(Err(e)) => Read::Failed {
+        Ok(Err(e)) => Err(Failed {
             status: Status::UpstreamError,
             http: 502,
             kind: "upstream_truncated",
@@ -74,14 +91,14 @@ pub(crate) async fn read_body(
                 format!("response body was cut off: {e}"),
             ),
             outcome: OutcomeKind::ServerError,
-        },
-        Err(_) => Read::Failed {
+        }),
+        Err(_) => Err(Failed {
             status: Status::Timeout,
             http: 504,
             kind: "upstream_timeout",
             err: GatewayError::timeout(&cand.provider, gw.cfg.server.upstream_timeout_ms),
             outcome: OutcomeKind::Timeout,
-        },
+        }),
     }
 }
 
