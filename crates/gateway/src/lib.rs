@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod policy_state;
 pub mod proxy;
 pub mod request;
+pub mod request_body;
 pub mod retry_after;
 pub mod route_prices;
 pub mod router;

@@ -6,9 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use jevons_core::{Attribution, Money, RequestId, Usage};
 use jevons_ledger::{LedgerEvent, RefusalKind, Status};
@@ -232,23 +230,6 @@ pub fn authenticate(gw: &Gateway, h: &HeaderMap) -> Result<jevons_ledger::KeyRec
     })
 }
 
-async fn read_body(gw: &Gateway, body: Incoming) -> Result<Bytes, GatewayError> {
-    let limit = gw.cfg.server.max_body_bytes;
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(GatewayError::too_large(limit))
-        }
-        Err(e) => Err(GatewayError::bad_request(
-            "body_read_error",
-            format!("could not read the request body: {e}"),
-        )),
-    }
-}
-
 async fn run(
     gw: &Arc<Gateway>,
     ctx: &mut Ctx,
@@ -256,21 +237,17 @@ async fn run(
     gone: oneshot::Receiver<()>,
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, body) = req.into_parts();
-    if let Some(len) = parts
+    let content_length = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > gw.cfg.server.max_body_bytes {
-            return Err(GatewayError::too_large(gw.cfg.server.max_body_bytes));
-        }
-    }
+        .and_then(|v| v.parse::<usize>().ok());
+    let limit = gw.cfg.server.max_body_bytes;
     let key = authenticate(gw, &parts.headers)?;
     ctx.attribution.key_id = key.id.clone();
     ctx.attribution.team = key.team.clone();
     ctx.attribution.org = key.org.clone().unwrap_or_else(|| gw.cfg.server.org.clone());
-    let raw = read_body(gw, body).await?;
+    let raw = crate::request_body::read(body, content_length, limit).await?;
     let mut parsed = parse_request(ctx.endpoint, &raw)?;
     ctx.requested_model = parsed.model.clone();
     ctx.stream = parsed.stream;

@@ -171,6 +171,24 @@ async fn client_errors_are_shaped_and_recorded() {
         (s, v["error"]["code"].as_str()),
         (413, Some("request_too_large"))
     );
+    // oversize body without a content-length (chunked): found while reading, still a 413 the
+    // client gets to read (the rest of its body is drained, not reset)
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..80).map(|_| Ok(vec![b' '; 64 * 1024])).collect();
+    let (s, v) = err_body(
+        c.post(&url)
+            .bearer_auth(&env.key)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (413, Some("request_too_large"))
+    );
     // unsupported endpoint
     let (s, v) = err_body(
         c.post(env.url("/v1/completions"))
