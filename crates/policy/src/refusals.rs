@@ -128,6 +128,17 @@ pub(crate) fn budget(
         b.spec.name,
         reset_at.as_deref().map(|r| format!(" or wait for the reset at {r}")).unwrap_or_default(),
     );
+    budget_refusal(b, scope, s, reset_at, message)
+}
+
+/// A 402 for a hard budget line (what every budget refusal shares).
+fn budget_refusal(
+    b: &CompiledBudget,
+    scope: ScopeRef,
+    s: &LineState,
+    reset_at: Option<String>,
+    message: String,
+) -> Refusal {
     Refusal {
         kind: RefusalKind::BudgetExceeded,
         http_status: 402,
@@ -161,46 +172,34 @@ pub(crate) fn unbounded_budget(
         kind: b.spec.scope.kind,
         value: value.to_string(),
     };
-    Refusal {
-        kind: RefusalKind::BudgetExceeded,
-        http_status: 402,
-        message: format!(
-            "budget '{}' for {scope} is hard and {}",
-            b.spec.name,
-            unbounded_text(fee)
-        ),
-        scope,
-        limit_name: b.spec.name.clone(),
-        limit: Amount::Usd(b.limit),
-        spent: Amount::Usd(s.settled),
-        reserved: Amount::Usd(s.reserved),
-        reset_at: None,
-        retry_after_secs: None,
-    }
+    let message = format!(
+        "budget '{}' for {scope} is hard and {}",
+        b.spec.name,
+        unbounded_text(fee)
+    );
+    budget_refusal(b, scope, s, None, message)
 }
 
 pub(crate) fn unbounded_task(task: &str, limit: Money, s: &LineState, fee: Money) -> Refusal {
-    Refusal {
-        kind: RefusalKind::TaskCapExceeded,
-        http_status: 409,
-        scope: ScopeRef {
-            kind: ScopeKind::Task,
-            value: task.to_string(),
-        },
-        limit_name: "max_usd".into(),
-        limit: Amount::Usd(limit),
-        spent: Amount::Usd(s.settled),
-        reserved: Amount::Usd(s.reserved),
-        reset_at: None,
-        retry_after_secs: None,
-        message: format!(
-            "task '{task}' has max_usd = {limit} and {}",
-            unbounded_text(fee)
-        ),
-    }
+    let message = format!(
+        "task '{task}' has max_usd = {limit} and {}",
+        unbounded_text(fee)
+    );
+    task_usd_refusal(task, limit, s, message)
 }
 
 pub(crate) fn task_usd(task: &str, limit: Money, s: &LineState, ask: &ReserveAsk) -> Refusal {
+    let message = format!(
+        "task '{task}' hit max_usd = {limit}: {} spent + {} reserved, and this call needs at least {}; start a new task or raise [task_caps] max_usd",
+        s.settled,
+        s.reserved,
+        needed(ask)
+    );
+    task_usd_refusal(task, limit, s, message)
+}
+
+/// A 409 for a task's `max_usd` line (what every such refusal shares).
+fn task_usd_refusal(task: &str, limit: Money, s: &LineState, message: String) -> Refusal {
     Refusal {
         kind: RefusalKind::TaskCapExceeded,
         http_status: 409,
@@ -214,12 +213,7 @@ pub(crate) fn task_usd(task: &str, limit: Money, s: &LineState, ask: &ReserveAsk
         reserved: Amount::Usd(s.reserved),
         reset_at: None,
         retry_after_secs: None,
-        message: format!(
-            "task '{task}' hit max_usd = {limit}: {} spent + {} reserved, and this call needs at least {}; start a new task or raise [task_caps] max_usd",
-            s.settled,
-            s.reserved,
-            needed(ask)
-        ),
+        message,
     }
 }
 
