@@ -11,10 +11,11 @@
 
 use std::time::Duration;
 
-use jevons_core::{Money, RequestId, Usage};
+use jevons_core::RequestId;
 use rusqlite::{Connection, Row};
 
 use crate::event::{LedgerEvent, Status};
+use crate::inspect::Amounts;
 use crate::rollup::{BatchAgg, DimIds};
 
 /// Longest time committed events wait for their rollups.
@@ -84,10 +85,13 @@ pub(crate) fn recover(conn: &mut Connection) -> rusqlite::Result<usize> {
 /// What `BatchAgg::add` needs, read back from an `events` row (columns as in the schema:
 /// rid 0, attempt 1, ts_off 2, lat 3, ttft 4, key 5, team 6, org 7, usr 8, customer 9,
 /// feature 10, task 11, parent 12, tags 13, req_model 14, model 15, provider 16, ...,
-/// status 19, flags 22, u_in 24 .. u_web 34, cost 35, list_extra 36, savings 37).
+/// status 19; usage and money via `inspect::Amounts`, shared with `Reader::events_for_request`).
 fn event_of_row(r: &Row<'_>) -> rusqlite::Result<(LedgerEvent, DimIds, i64, i64)> {
-    let v = |k: usize| -> rusqlite::Result<i64> { Ok(r.get::<_, Option<i64>>(k)?.unwrap_or(0)) };
-    let u = |k: usize| -> rusqlite::Result<u64> { Ok(v(k)?.max(0) as u64) };
+    let mut cols = [0i64; 38];
+    for (k, c) in cols.iter_mut().enumerate().skip(1) {
+        *c = r.get::<_, Option<i64>>(k)?.unwrap_or(0);
+    }
+    let v = |k: usize| cols.get(k).copied().unwrap_or(0);
     let rid: Vec<u8> = r.get(0)?;
     let mut b = [0u8; 16];
     let n = rid.len().min(16);
@@ -95,30 +99,18 @@ fn event_of_row(r: &Row<'_>) -> rusqlite::Result<(LedgerEvent, DimIds, i64, i64)
     let id = RequestId(u128::from_be_bytes(b));
     let mut e = LedgerEvent::new(
         id,
-        id.timestamp_ms().wrapping_add(v(2)?),
+        id.timestamp_ms().wrapping_add(v(2)),
         "",
-        Status::from_code(v(19)?),
+        Status::from_code(v(19)),
     );
-    e.attempt = u32::try_from(v(1)?).unwrap_or(0);
-    e.latency_us = u(3)?;
-    e.usage = Usage {
-        input: u(24)?,
-        cache_read: u(25)?,
-        cache_write_5m: u(26)?,
-        cache_write_1h: u(27)?,
-        output: u(28)?,
-        reasoning: u(29)?,
-        input_audio: u(30)?,
-        output_audio: u(31)?,
-        input_image: u(32)?,
-        output_image: u(33)?,
-        web_search_calls: u32::try_from(v(34)?).unwrap_or(u32::MAX),
-        estimated: v(22)? & 2 == 2,
-    };
-    e.cost = Money::from_pico(v(35)?);
-    e.list_cost = Money::from_pico(v(35)?.wrapping_add(v(36)?));
-    e.cache_savings = Money::from_pico(v(37)?);
-    let model = if v(15)? != 0 { v(15)? } else { v(14)? };
-    let dims = [v(6)?, v(5)?, v(7)?, v(8)?, v(9)?, v(10)?, model, v(16)?];
-    Ok((e, dims, v(11)?, v(12)?))
+    e.attempt = u32::try_from(v(1)).unwrap_or(0);
+    e.latency_us = v(3).max(0) as u64;
+    let a = Amounts::of_columns(&v);
+    e.usage = a.usage;
+    e.cost = a.cost;
+    e.list_cost = a.list_cost;
+    e.cache_savings = a.cache_savings;
+    let model = if v(15) != 0 { v(15) } else { v(14) };
+    let dims = [v(6), v(5), v(7), v(8), v(9), v(10), model, v(16)];
+    Ok((e, dims, v(11), v(12)))
 }

@@ -148,6 +148,7 @@ impl RawEvent {
                 .unwrap_or_default(),
         };
         let flags = v(22);
+        let amounts = Amounts::of_columns(&v);
         Ok(LedgerEvent {
             request_id: id,
             attempt: u32::try_from(v(1)).unwrap_or(0),
@@ -165,6 +166,27 @@ impl RawEvent {
             error_kind: n(21)?,
             stream: flags & 1 == 1,
             service_tier: n(23)?,
+            usage: amounts.usage,
+            cost: amounts.cost,
+            list_cost: amounts.list_cost,
+            cache_savings: amounts.cache_savings,
+        })
+    }
+}
+
+/// The usage and money columns of an `events` row (table columns 22 and 24–37: flags,
+/// u_in .. u_web, cost, list_extra, savings), read through `col(k)` = column k or 0.
+pub(crate) struct Amounts {
+    pub usage: Usage,
+    pub cost: Money,
+    pub list_cost: Money,
+    pub cache_savings: Money,
+}
+
+impl Amounts {
+    pub(crate) fn of_columns(col: &dyn Fn(usize) -> i64) -> Amounts {
+        let u = |k: usize| col(k).max(0) as u64;
+        Amounts {
             usage: Usage {
                 input: u(24),
                 cache_read: u(25),
@@ -176,12 +198,12 @@ impl RawEvent {
                 output_audio: u(31),
                 input_image: u(32),
                 output_image: u(33),
-                web_search_calls: u32::try_from(v(34)).unwrap_or(u32::MAX),
-                estimated: flags & 2 == 2,
+                web_search_calls: u32::try_from(col(34)).unwrap_or(u32::MAX),
+                estimated: col(22) & 2 == 2,
             },
-            cost: Money::from_pico(v(35)),
-            list_cost: Money::from_pico(v(35).wrapping_add(v(36))),
-            cache_savings: Money::from_pico(v(37)),
-        })
+            cost: Money::from_pico(col(35)),
+            list_cost: Money::from_pico(col(35).wrapping_add(col(36))),
+            cache_savings: Money::from_pico(col(37)),
+        }
     }
 }

@@ -95,7 +95,6 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
             }
         }
         let written = write_batch(&mut conn, &mut interner, &batch);
-        let mut flush_asked = false;
         let result = match written {
             Ok((counts, added)) => {
                 for (mi, ei, dims, task, parent) in added {
@@ -142,12 +141,11 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
                 }
                 Msg::Events { ack: None, .. } => {}
                 Msg::Flush(ack) => {
-                    flush_asked = true;
                     flushes.push(ack);
                 }
             }
         }
-        if flush_asked
+        if !flushes.is_empty()
             || deferred.events >= deferred::FLUSH_EVENTS
             || last_flush.elapsed() >= deferred::FLUSH_EVERY
         {
