@@ -232,10 +232,10 @@ impl Policy {
             });
         }
         let rate_handles = if rlines.is_empty() {
-            SmallVec::new()
+            None
         } else {
             match inner.store.rate_acquire(&rlines, now_ms) {
-                Ok(h) => h,
+                Ok(h) => Some(h),
                 Err(s) => {
                     let budget_windows: Lines<WindowBounds> =
                         lines.iter().map(|l| l.window).collect();
@@ -254,11 +254,10 @@ impl Policy {
                 }
             }
         };
-        let rate_held = rate_handles
-            .into_iter()
-            .zip(rspans.iter().zip(&rlines))
-            .map(|(h, (&(_, _, ri, j), line))| RateHeld {
-                handle: h,
+        let rate_held = rspans
+            .iter()
+            .zip(&rlines)
+            .map(|(&(_, _, ri, j), line)| RateHeld {
                 rate: u32::try_from(ri).unwrap_or(u32::MAX),
                 rule: u32::try_from(j).unwrap_or(u32::MAX),
                 cost: line.cost,
@@ -301,6 +300,7 @@ impl Policy {
                 inner: Arc::clone(&self.inner),
                 budget_held: reserved.held,
                 budget_windows: windows,
+                rate_lines: rate_handles,
                 rate_held,
                 learner,
                 task_held,

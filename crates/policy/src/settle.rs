@@ -10,15 +10,18 @@ use jevons_core::Money;
 use crate::admit::Admission;
 use crate::output_cap::{OutputLearner, RouteCell};
 use crate::policy::{Compiled, Inner, RateUnit};
-use crate::store::{Handle, Lines};
+use crate::store::{Handle, HeldLines, Lines};
 use crate::window::{Window, WindowBounds};
 
 #[derive(Debug)]
 pub(crate) struct Live {
     pub(crate) inner: Arc<Inner>,
     pub(crate) compiled: Arc<Compiled>,
-    pub(crate) budget_held: Lines<Handle>,
+    pub(crate) budget_held: HeldLines,
     pub(crate) budget_windows: Lines<Window>,
+    /// The rate counters held (`None`: no rate limit applied).
+    pub(crate) rate_lines: Option<HeldLines>,
+    /// Per rate line: what it is and what it holds.
     pub(crate) rate_held: Lines<RateHeld>,
     pub(crate) learner: Option<Arc<RouteCell>>,
     /// The task record the call was counted on (undone by a re-admission).
@@ -33,10 +36,9 @@ pub(crate) struct Live {
 }
 
 /// One rate counter an admission holds; its rule and unit are looked up in the
-/// admission's compiled config (`rates[rate].rules[rule]`) so the handle stays small.
+/// admission's compiled config (`rates[rate].rules[rule]`) so the record stays small.
 #[derive(Debug)]
 pub(crate) struct RateHeld {
-    pub(crate) handle: Handle,
     pub(crate) rate: u32,
     pub(crate) rule: u32,
     /// Units reserved.
@@ -184,7 +186,10 @@ impl Live {
             .settle(&self.budget_held, &windows, self.reserved, actual);
         let out = output_tokens.unwrap_or(0);
         let input = input_tokens.unwrap_or(self.input_tokens);
-        for held in &self.rate_held {
+        for (line, held) in self.rate_held.iter().enumerate() {
+            let Some(rate_lines) = &self.rate_lines else {
+                break;
+            };
             let Some((unit, rule, _, _)) = self
                 .compiled
                 .rates
@@ -202,7 +207,7 @@ impl Live {
             };
             self.inner
                 .store
-                .rate_finish(&held.handle, *rule, held.cost, actual_units, now_ms);
+                .rate_finish(rate_lines, line, *rule, held.cost, actual_units, now_ms);
         }
         if let (true, Some(h)) = (undo, &self.task_held) {
             self.inner

@@ -1,158 +1,33 @@
-//! [`MemoryStore`]: the policy state in process. Sharded maps of cells, one
-//! `parking_lot::Mutex` per cell (budget line, rate counter, task). A request's lines are
-//! locked together in address order, so multi-line reservations are atomic and deadlock-free.
+//! [`MemoryStore`]: the policy state in process. Sharded maps of cells (see `cell.rs`),
+//! one mutex per cell. A request's lines are locked together in address order, so
+//! multi-line reservations are atomic and deadlock-free; the cells of a request's lines
+//! come from a per-thread cache (`cell_cache.rs`) checked against dead cells under lock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use jevons_core::Money;
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::Mutex;
 
+use super::cell::{BudgetCell, Cell, CellSet, Guards, Kind, RateCell};
+use super::cell_cache;
 use super::plan::plan_reservation;
+use super::shards::Shards;
 use super::task_state::{TaskCheck, TaskRecord, TaskSeed, TaskShortfall};
 use super::{
-    BudgetLine, Handle, LineState, Lines, PolicyStore, RateLine, RateRule, RateShortfall,
+    BudgetLine, Handle, HeldLines, LineState, PolicyStore, RateLine, RateRule, RateShortfall,
     ReserveAsk, Reserved, Shortfall,
 };
 use crate::policy::SEP;
 use crate::window::WindowBounds;
 
-const SHARDS: usize = 64;
+/// Ids for the per-thread cache (which store an entry belongs to).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One unit of state.
-#[derive(Debug)]
-pub struct Cell(Kind);
-
-#[derive(Debug)]
-enum Kind {
-    Budget(Mutex<BudgetCell>),
-    Rate(Mutex<RateCell>),
-    Task(Mutex<TaskRecord>),
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct BudgetCell {
-    window: Option<WindowBounds>,
-    settled: Money,
-    reserved: Money,
-}
-
-impl BudgetCell {
-    /// Moves to `w` when it is a later window (spend of the old window is dropped;
-    /// reservations carry over: they settle into the window they end in).
-    fn roll(&mut self, w: WindowBounds) {
-        match self.window {
-            Some(cur) if cur.start_ms >= w.start_ms => {}
-            _ => {
-                if self.window.is_some() {
-                    self.settled = Money::ZERO;
-                }
-                self.window = Some(w);
-            }
-        }
-    }
-
-    fn state(&self) -> LineState {
-        LineState {
-            settled: self.settled,
-            reserved: self.reserved,
-            window_start_ms: self.window.map_or(i64::MIN, |w| w.start_ms),
-        }
-    }
-
-    /// State as seen in window `w` without mutating (a later window starts empty).
-    fn state_in(&self, w: WindowBounds) -> LineState {
-        let mut c = *self;
-        c.roll(w);
-        c.state()
-    }
-}
-
-#[derive(Debug, Default)]
-struct RateCell {
-    /// GCRA theoretical arrival time, in ms × `scale`.
-    tat: i128,
-    /// The `limit` `tat` is scaled by.
-    scale: u64,
-    in_flight: u64,
-    last_ms: i64,
-}
-
-type Table = HashTable<(Box<str>, Arc<Cell>)>;
-
-/// A sharded map from key to cell; the key is hashed once (keyed ahash) and the same
-/// hash picks the shard and the bucket.
-struct Shards {
-    hasher: ahash::RandomState,
-    maps: Vec<RwLock<Table>>,
-}
-
-impl std::fmt::Debug for Shards {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Shards({})",
-            self.maps.iter().map(|m| m.read().len()).sum::<usize>()
-        )
-    }
-}
-
-impl Shards {
-    fn new() -> Self {
-        Shards {
-            hasher: ahash::RandomState::new(),
-            maps: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
-        }
-    }
-
-    fn locate(&self, key: &str) -> (u64, &RwLock<Table>) {
-        let h = self.hasher.hash_one(key);
-        (h, &self.maps[((h >> 32) as usize) % SHARDS])
-    }
-
-    fn get(&self, key: &str) -> Option<Arc<Cell>> {
-        let (h, shard) = self.locate(key);
-        let g = shard.read();
-        g.find(h, |e| &*e.0 == key).map(|e| Arc::clone(&e.1))
-    }
-
-    fn get_or(&self, key: &str, make: impl FnOnce() -> Kind) -> Arc<Cell> {
-        let (h, shard) = self.locate(key);
-        if let Some(e) = shard.read().find(h, |e| &*e.0 == key) {
-            return Arc::clone(&e.1);
-        }
-        let mut g = shard.write();
-        if let Some(e) = g.find(h, |e| &*e.0 == key) {
-            return Arc::clone(&e.1);
-        }
-        let cell = Arc::new(Cell(make()));
-        let hasher = &self.hasher;
-        g.insert_unique(h, (key.into(), Arc::clone(&cell)), |e| {
-            hasher.hash_one(&*e.0)
-        });
-        cell
-    }
-
-    fn retain(&self, mut keep: impl FnMut(&str, &Cell) -> bool) {
-        for m in &self.maps {
-            m.write().retain(|e| keep(&e.0, &e.1));
-        }
-    }
-
-    fn scan(&self, prefix: &str) -> Vec<(String, Arc<Cell>)> {
-        let mut out = Vec::new();
-        for m in &self.maps {
-            for (k, c) in m.read().iter() {
-                if k.starts_with(prefix) {
-                    out.push((k.to_string(), Arc::clone(c)));
-                }
-            }
-        }
-        out
-    }
-}
+const BUDGET_TAG: u8 = b'b';
+const RATE_TAG: u8 = b'r';
 
 /// The in-process store.
 #[derive(Debug)]
@@ -160,6 +35,9 @@ pub struct MemoryStore {
     budgets: Shards,
     rates: Shards,
     tasks: Shards,
+    id: u64,
+    /// Bumped after cells are removed (sweep, budget deleted): per-thread caches start over.
+    generation: AtomicU64,
 }
 
 impl Default for MemoryStore {
@@ -168,6 +46,8 @@ impl Default for MemoryStore {
     }
 }
 
+type Small<T> = SmallVec<[T; 8]>;
+
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -175,6 +55,8 @@ impl MemoryStore {
             budgets: Shards::new(),
             rates: Shards::new(),
             tasks: Shards::new(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -182,78 +64,92 @@ impl MemoryStore {
         self.budgets
             .get_or(key, || Kind::Budget(Mutex::new(BudgetCell::default())))
     }
-}
 
-fn budget(c: &Cell) -> Option<&Mutex<BudgetCell>> {
-    match &c.0 {
-        Kind::Budget(m) => Some(m),
-        _ => None,
+    fn rate_cell(&self, key: &str) -> Arc<Cell> {
+        self.rates
+            .get_or(key, || Kind::Rate(Mutex::new(RateCell::default())))
+    }
+
+    fn scope(&self, tag: u8) -> cell_cache::Scope {
+        cell_cache::Scope {
+            store: self.id,
+            generation: self.generation.load(Ordering::Acquire),
+            tag,
+        }
+    }
+
+    fn removed(&self, n: usize) {
+        if n > 0 {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Runs `work` on the cells of `keys` locked together, every one alive: a cell found
+    /// dead (removed from the map after it was cached) makes the set be looked up again.
+    fn locked<'k, T, R>(
+        &self,
+        tag: u8,
+        keys: impl Iterator<Item = &'k str> + Clone,
+        make: impl Fn(&str) -> Arc<Cell>,
+        get: for<'c> fn(&'c Cell) -> Option<&'c Mutex<T>>,
+        dead: fn(&T) -> bool,
+        work: impl FnOnce(&mut Guards<'_, T>) -> R,
+    ) -> (Arc<CellSet>, R) {
+        let mut fresh = false;
+        loop {
+            let set = cell_cache::cell_set(self.scope(tag), keys.clone(), fresh, || {
+                CellSet::new(keys.clone().map(&make).collect())
+            });
+            let mut guards = set.lock_all(get);
+            if guards.iter().flatten().any(|g| dead(g)) {
+                fresh = true;
+                continue;
+            }
+            let r = work(&mut guards);
+            drop(guards);
+            return (set, r);
+        }
     }
 }
-
-fn rate(c: &Cell) -> Option<&Mutex<RateCell>> {
-    match &c.0 {
-        Kind::Rate(m) => Some(m),
-        _ => None,
-    }
-}
-
-/// Locks `mutexes` in address order (deadlock-free); returns guards indexed like
-/// `mutexes` (every slot is `Some`). One index sort and one guard vector, no re-sort.
-fn lock_all<'a, T>(mutexes: &[&'a Mutex<T>]) -> Small<Option<MutexGuard<'a, T>>> {
-    let mut order: Small<usize> = (0..mutexes.len()).collect();
-    order.sort_unstable_by_key(|&i| std::ptr::from_ref(mutexes[i]) as usize);
-    let mut guards: Small<Option<MutexGuard<'a, T>>> = SmallVec::new();
-    guards.resize_with(mutexes.len(), || None);
-    for i in order {
-        guards[i] = Some(mutexes[i].lock());
-    }
-    guards
-}
-
-type Small<T> = SmallVec<[T; 8]>;
 
 impl PolicyStore for MemoryStore {
     fn reserve(&self, lines: &[BudgetLine<'_>], ask: &ReserveAsk) -> Result<Reserved, Shortfall> {
-        let held: Lines<Handle> = lines
-            .iter()
-            .map(|l| Handle::Memory(self.budget_cell(l.key)))
-            .collect();
-        let mutexes: Small<&Mutex<BudgetCell>> = held
-            .iter()
-            .filter_map(|h| match h {
-                Handle::Memory(c) => budget(c),
-                Handle::Key(_) => None,
-            })
-            .collect();
-        let mut guards = lock_all(&mutexes);
-        let mut view: Small<_> = SmallVec::new();
-        for (g, l) in guards.iter_mut().flatten().zip(lines) {
-            g.roll(l.window);
-            view.push((g.state(), l.limit, l.hard));
-        }
-        let plan = plan_reservation(&view, ask).map_err(|i| Shortfall {
-            line: i,
-            state: view.get(i).map(|v| v.0).unwrap_or_default(),
-        })?;
-        let mut soft_over = SmallVec::new();
-        let mut after = SmallVec::new();
-        for (g, l) in guards.iter_mut().flatten().zip(lines) {
-            g.reserved += plan.amount;
-            let s = g.state();
-            soft_over.push(
-                !l.hard
-                    && s.settled.pico() as i128 + s.reserved.pico() as i128
-                        > l.limit.pico() as i128,
-            );
-            after.push(s);
-        }
-        drop(guards);
-        drop(mutexes);
+        let (set, planned) = self.locked(
+            BUDGET_TAG,
+            lines.iter().map(|l| l.key),
+            |k| self.budget_cell(k),
+            Cell::budget,
+            |c| c.dead,
+            |guards| {
+                let mut view: Small<_> = SmallVec::new();
+                for (g, l) in guards.iter_mut().flatten().zip(lines) {
+                    g.roll(l.window);
+                    view.push((g.state(), l.limit, l.hard));
+                }
+                let plan = plan_reservation(&view, ask).map_err(|i| Shortfall {
+                    line: i,
+                    state: view.get(i).map(|v| v.0).unwrap_or_default(),
+                })?;
+                let mut soft_over = SmallVec::new();
+                let mut after = SmallVec::new();
+                for (g, l) in guards.iter_mut().flatten().zip(lines) {
+                    g.reserved += plan.amount;
+                    let s = g.state();
+                    soft_over.push(
+                        !l.hard
+                            && s.settled.pico() as i128 + s.reserved.pico() as i128
+                                > l.limit.pico() as i128,
+                    );
+                    after.push(s);
+                }
+                Ok((plan, soft_over, after))
+            },
+        );
+        let (plan, soft_over, after) = planned?;
         Ok(Reserved {
             output_tokens: plan.output_tokens,
             amount: plan.amount,
-            held,
+            held: HeldLines::Memory(set),
             soft_over,
             after,
         })
@@ -261,26 +157,25 @@ impl PolicyStore for MemoryStore {
 
     fn settle(
         &self,
-        held: &[Handle],
+        held: &HeldLines,
         windows: &[WindowBounds],
         reserved_amount: Money,
         actual: Money,
     ) {
-        for (h, w) in held.iter().zip(windows) {
-            if let Handle::Memory(c) = h {
-                if let Some(m) = budget(c) {
-                    let mut g = m.lock();
-                    g.roll(*w);
-                    g.reserved -= reserved_amount;
-                    g.settled += actual;
-                }
+        let HeldLines::Memory(set) = held else { return };
+        for (c, w) in set.cells().iter().zip(windows) {
+            if let Some(m) = c.budget() {
+                let mut g = m.lock();
+                g.roll(*w);
+                g.reserved -= reserved_amount;
+                g.settled += actual;
             }
         }
     }
 
     fn line_state(&self, key: &str, window: WindowBounds) -> Option<LineState> {
         let c = self.budgets.get(key)?;
-        budget(&c).map(|m| m.lock().state_in(window))
+        c.budget().map(|m| m.lock().state_in(window))
     }
 
     fn lines_with_prefix(&self, prefix: &str, window: WindowBounds) -> Vec<(String, LineState)> {
@@ -288,103 +183,121 @@ impl PolicyStore for MemoryStore {
             .budgets
             .scan(prefix)
             .into_iter()
-            .filter_map(|(k, c)| budget(&c).map(|m| (k, m.lock().state_in(window))))
+            .filter_map(|(k, c)| c.budget().map(|m| (k, m.lock().state_in(window))))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
 
     fn seed(&self, key: &str, window: WindowBounds, settled: Money) {
-        let c = self.budget_cell(key);
-        if let Some(m) = budget(&c) {
+        loop {
+            let c = self.budget_cell(key);
+            let Some(m) = c.budget() else { return };
             let mut g = m.lock();
+            if g.dead {
+                continue;
+            }
             g.roll(window);
             if g.window == Some(window) {
                 g.settled = settled;
             }
+            return;
         }
     }
 
     fn forget_prefix(&self, prefix: &str) {
-        self.budgets.retain(|k, _| !k.starts_with(prefix));
-        self.rates.retain(|k, _| !k.starts_with(prefix));
+        let n = self.budgets.retain(|k, c| {
+            let keep = !k.starts_with(prefix);
+            if let (false, Some(m)) = (keep, c.budget()) {
+                m.lock().dead = true;
+            }
+            keep
+        });
+        let r = self.rates.retain(|k, c| {
+            let keep = !k.starts_with(prefix);
+            if let (false, Some(m)) = (keep, c.rate()) {
+                m.lock().dead = true;
+            }
+            keep
+        });
+        self.removed(n + r);
     }
 
     fn rate_acquire(
         &self,
         lines: &[RateLine<'_>],
         now_ms: i64,
-    ) -> Result<Lines<Handle>, RateShortfall> {
-        let held: Lines<Handle> = lines
-            .iter()
-            .map(|l| {
-                Handle::Memory(
-                    self.rates
-                        .get_or(l.key, || Kind::Rate(Mutex::new(RateCell::default()))),
-                )
-            })
-            .collect();
-        let mutexes: Small<&Mutex<RateCell>> = held
-            .iter()
-            .filter_map(|h| match h {
-                Handle::Memory(c) => rate(c),
-                Handle::Key(_) => None,
-            })
-            .collect();
-        let mut guards = lock_all(&mutexes);
-        let mut next: Small<i128> = SmallVec::new();
-        for (i, (g, l)) in guards.iter_mut().flatten().zip(lines).enumerate() {
-            match l.rule {
-                RateRule::Gcra { limit, period_ms } => {
-                    rescale(g, limit);
-                    match crate::gcra::admit(g.tat, limit, period_ms, l.cost, now_ms) {
-                        Ok(tat) => next.push(tat),
-                        Err(retry_after_ms) => {
-                            return Err(RateShortfall {
-                                line: i,
-                                retry_after_ms,
-                                used: crate::gcra::used(g.tat, limit, period_ms, now_ms),
-                            })
+    ) -> Result<HeldLines, RateShortfall> {
+        let (set, done) = self.locked(
+            RATE_TAG,
+            lines.iter().map(|l| l.key),
+            |k| self.rate_cell(k),
+            Cell::rate,
+            |c| c.dead,
+            |guards| {
+                let mut next: Small<i128> = SmallVec::new();
+                for (i, (g, l)) in guards.iter_mut().flatten().zip(lines).enumerate() {
+                    match l.rule {
+                        RateRule::Gcra { limit, period_ms } => {
+                            g.rescale(limit);
+                            match crate::gcra::admit(g.tat, limit, period_ms, l.cost, now_ms) {
+                                Ok(tat) => next.push(tat),
+                                Err(retry_after_ms) => {
+                                    return Err(RateShortfall {
+                                        line: i,
+                                        retry_after_ms,
+                                        used: crate::gcra::used(g.tat, limit, period_ms, now_ms),
+                                    })
+                                }
+                            }
+                        }
+                        RateRule::Concurrent { max } => {
+                            if g.in_flight.saturating_add(l.cost) > max {
+                                return Err(RateShortfall {
+                                    line: i,
+                                    retry_after_ms: None,
+                                    used: g.in_flight,
+                                });
+                            }
+                            next.push(0);
                         }
                     }
                 }
-                RateRule::Concurrent { max } => {
-                    if g.in_flight.saturating_add(l.cost) > max {
-                        return Err(RateShortfall {
-                            line: i,
-                            retry_after_ms: None,
-                            used: g.in_flight,
-                        });
+                for ((g, l), tat) in guards.iter_mut().flatten().zip(lines).zip(next) {
+                    g.last_ms = g.last_ms.max(now_ms);
+                    match l.rule {
+                        RateRule::Gcra { .. } => g.tat = tat,
+                        RateRule::Concurrent { .. } => g.in_flight += l.cost,
                     }
-                    next.push(0);
                 }
-            }
-        }
-        for ((g, l), tat) in guards.iter_mut().flatten().zip(lines).zip(next) {
-            g.last_ms = g.last_ms.max(now_ms);
-            match l.rule {
-                RateRule::Gcra { .. } => g.tat = tat,
-                RateRule::Concurrent { .. } => g.in_flight += l.cost,
-            }
-        }
-        drop(guards);
-        drop(mutexes);
-        Ok(held)
+                Ok(())
+            },
+        );
+        done.map(|()| HeldLines::Memory(set))
     }
 
-    fn rate_finish(&self, held: &Handle, rule: RateRule, reserved: u64, actual: u64, now_ms: i64) {
-        let Handle::Memory(c) = held else { return };
-        let Some(m) = rate(c) else { return };
+    fn rate_finish(
+        &self,
+        held: &HeldLines,
+        line: usize,
+        rule: RateRule,
+        reserved: u64,
+        actual: u64,
+        now_ms: i64,
+    ) {
+        let HeldLines::Memory(set) = held else { return };
+        let Some(m) = set.cells().get(line).and_then(|c| c.rate()) else {
+            return;
+        };
         let mut g = m.lock();
         match rule {
             RateRule::Gcra { limit, period_ms } => {
-                rescale(&mut g, limit);
+                g.rescale(limit);
                 g.tat = crate::gcra::correct(g.tat, limit, period_ms, reserved, actual, now_ms);
             }
             RateRule::Concurrent { .. } => g.in_flight = g.in_flight.saturating_sub(reserved),
         }
     }
-
     fn task_admit(&self, check: &TaskCheck<'_>) -> Result<Handle, TaskShortfall> {
         let cell = match self.tasks.get(check.task) {
             Some(c) => c,
@@ -393,7 +306,7 @@ impl PolicyStore for MemoryStore {
                     Some(p) if p != check.task => self
                         .tasks
                         .get(p)
-                        .and_then(|c| task(&c).map(|m| m.lock().depth))
+                        .and_then(|c| c.task().map(|m| m.lock().depth))
                         .map_or(1, |d| d.saturating_add(1)),
                     _ => 0,
                 };
@@ -402,7 +315,7 @@ impl PolicyStore for MemoryStore {
                 })
             }
         };
-        if let Some(m) = task(&cell) {
+        if let Some(m) = cell.task() {
             m.lock().admit(check)?;
         }
         Ok(Handle::Memory(cell))
@@ -410,7 +323,7 @@ impl PolicyStore for MemoryStore {
 
     fn task_rollback(&self, held: &Handle, request_hash: u64, now_ms: i64) {
         if let Handle::Memory(c) = held {
-            if let Some(m) = task(c) {
+            if let Some(m) = c.task() {
                 m.lock().rollback(request_hash, now_ms);
             }
         }
@@ -423,17 +336,19 @@ impl PolicyStore for MemoryStore {
 
     fn sweep(&self, idle_before_ms: i64, task_scoped: &[&str]) {
         self.tasks
-            .retain(|_, c| task(c).is_none_or(|m| m.lock().last_ms >= idle_before_ms));
-        self.rates.retain(|_, c| {
-            rate(c).is_none_or(|m| {
-                let g = m.lock();
-                g.in_flight > 0 || g.last_ms >= idle_before_ms
+            .retain(|_, c| c.task().is_none_or(|m| m.lock().last_ms >= idle_before_ms));
+        let r = self.rates.retain(|_, c| {
+            c.rate().is_none_or(|m| {
+                let mut g = m.lock();
+                let keep = g.in_flight > 0 || g.last_ms >= idle_before_ms;
+                g.dead = !keep;
+                keep
             })
         });
         let task_prefix = format!("t{SEP}");
-        self.budgets.retain(|k, c| {
-            budget(c).is_none_or(|m| {
-                let g = m.lock();
+        let b = self.budgets.retain(|k, c| {
+            c.budget().is_none_or(|m| {
+                let mut g = m.lock();
                 if g.reserved != Money::ZERO {
                     return true;
                 }
@@ -441,28 +356,17 @@ impl PolicyStore for MemoryStore {
                 let of_task = k
                     .strip_prefix(task_prefix.as_str())
                     .or_else(|| task_scoped.iter().find_map(|p| k.strip_prefix(p)));
-                match of_task {
+                let keep = match of_task {
                     Some(t) => self.tasks.get(t).is_some(),
                     None => g.window.is_none_or(|w| w.end_ms > idle_before_ms),
-                }
+                };
+                g.dead = !keep;
+                keep
             })
         });
+        self.removed(r + b);
     }
 }
 
-fn task(c: &Cell) -> Option<&Mutex<TaskRecord>> {
-    match &c.0 {
-        Kind::Task(m) => Some(m),
-        _ => None,
-    }
-}
-
-/// Keeps `tat` meaningful when a limit changes at runtime.
-fn rescale(g: &mut RateCell, limit: u64) {
-    if g.scale != limit {
-        if g.scale != 0 {
-            g.tat = g.tat * i128::from(limit) / i128::from(g.scale);
-        }
-        g.scale = limit;
-    }
-}
+#[cfg(test)]
+mod tests;

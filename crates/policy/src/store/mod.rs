@@ -3,8 +3,11 @@
 //! task records. [`MemoryStore`] keeps it in process; a Redis store can implement the same
 //! operations as Lua scripts (each method is one atomic step).
 
+mod cell;
+mod cell_cache;
 mod memory;
 mod plan;
+mod shards;
 mod task_state;
 
 use std::sync::Arc;
@@ -56,13 +59,23 @@ pub struct LineState {
     pub window_start_ms: i64,
 }
 
-/// A handle on a held line, for settle/release without a second lookup.
+/// A handle on a held task record, for rollback without a second lookup.
 #[derive(Debug, Clone)]
 pub enum Handle {
     /// A cell of the in-memory store.
-    Memory(Arc<memory::Cell>),
+    Memory(Arc<cell::Cell>),
     /// A key in a remote store.
     Key(Arc<str>),
+}
+
+/// Handles on every line of a reservation (or of a rate acquisition), in the order of
+/// the lines, for settle/finish without a second lookup.
+#[derive(Debug, Clone)]
+pub enum HeldLines {
+    /// Cells of the in-memory store.
+    Memory(Arc<cell::CellSet>),
+    /// Keys in a remote store.
+    Keys(Arc<[Arc<str>]>),
 }
 
 /// A few items per request (lines, handles), inline up to 8.
@@ -75,8 +88,8 @@ pub struct Reserved {
     pub output_tokens: u64,
     /// Money held on every line.
     pub amount: Money,
-    /// One handle per line, in the order of the lines.
-    pub held: Lines<Handle>,
+    /// The lines held.
+    pub held: HeldLines,
     /// Per line: true when a soft line is past its limit with this reservation included.
     pub soft_over: Lines<bool>,
     /// Per line: the state after reserving (for warnings).
@@ -142,7 +155,7 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
     /// `settled += actual` (in the window containing `window`; an older window is dropped).
     fn settle(
         &self,
-        held: &[Handle],
+        held: &HeldLines,
         windows: &[WindowBounds],
         reserved_amount: Money,
         actual: Money,
@@ -161,15 +174,20 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
     fn forget_prefix(&self, prefix: &str);
 
     /// Takes `cost` on every rate line or on none.
-    fn rate_acquire(
-        &self,
-        lines: &[RateLine<'_>],
-        now_ms: i64,
-    ) -> Result<Lines<Handle>, RateShortfall>;
+    fn rate_acquire(&self, lines: &[RateLine<'_>], now_ms: i64)
+        -> Result<HeldLines, RateShortfall>;
 
-    /// Corrects a GCRA line from the reserved cost to the actual one, or frees a
-    /// concurrency slot (`actual` ignored).
-    fn rate_finish(&self, held: &Handle, rule: RateRule, reserved: u64, actual: u64, now_ms: i64);
+    /// Corrects GCRA line `line` of `held` from the reserved cost to the actual one, or
+    /// frees a concurrency slot (`actual` ignored).
+    fn rate_finish(
+        &self,
+        held: &HeldLines,
+        line: usize,
+        rule: RateRule,
+        reserved: u64,
+        actual: u64,
+        now_ms: i64,
+    );
 
     /// Checks a task's caps and, when they pass, records the call (see [`TaskCheck`]).
     fn task_admit(&self, check: &TaskCheck<'_>) -> Result<Handle, TaskShortfall>;
