@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use crate::config::{BudgetMode, SoftAction};
 use crate::output_cap::OutputLearner;
-use crate::policy::{Compiled, Policy, RateUnit, SEP};
+use crate::policy::{Compiled, Policy, SEP};
 use crate::rate_card::{PaidCalls, RateCard};
 use crate::refusal::Refusal;
 use crate::refusals;
@@ -224,11 +224,7 @@ impl Policy {
             rlines.push(RateLine {
                 key: &keys[a..z],
                 rule: *rule,
-                cost: match unit {
-                    RateUnit::Requests | RateUnit::Concurrent => 1,
-                    RateUnit::Tokens => tokens,
-                    RateUnit::Usd => usd,
-                },
+                cost: unit.reserved(tokens, usd),
             });
         }
         let rate_handles = if rlines.is_empty() {
@@ -256,22 +252,19 @@ impl Policy {
         };
         let rate_held = rspans
             .iter()
-            .zip(&rlines)
-            .map(|(&(_, _, ri, j), line)| RateHeld {
+            .map(|&(_, _, ri, j)| RateHeld {
                 rate: u32::try_from(ri).unwrap_or(u32::MAX),
                 rule: u32::try_from(j).unwrap_or(u32::MAX),
-                cost: line.cost,
             })
             .collect();
 
         // 5. Soft budgets past their limit: degrade or warn.
         let mut degrade_to = None;
         let mut warnings = Vec::new();
-        for (k, over) in reserved.soft_over.iter().enumerate() {
-            if let (true, LineMeta::Budget(i)) = (*over, metas[k]) {
+        for &(k, ref after) in &reserved.soft_over {
+            if let LineMeta::Budget(i) = metas[k] {
                 let b = &c.budgets[i];
                 let value = &lines[k].key[b.prefix.len()..];
-                let after = &reserved.after[k];
                 let mut w = format!(
                     "budget '{}' ({}:{}) is past its soft limit: {} spent + {} reserved of {} per {}",
                     b.spec.name, b.spec.scope.kind, value, after.settled, after.reserved, b.limit,

@@ -23,6 +23,8 @@ pub struct Samples {
     total: u64,
     since: u32,
     cap: Option<u64>,
+    /// Scratch copy of `ring` for the quantile (kept to avoid an allocation each time).
+    scratch: Vec<u32>,
 }
 
 impl Samples {
@@ -33,6 +35,7 @@ impl Samples {
             total: 0,
             since: 0,
             cap: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -50,13 +53,15 @@ impl Samples {
             && (self.cap.is_none() || self.since >= RECOMPUTE_EVERY)
         {
             self.since = 0;
-            let mut v = self.ring.clone();
-            v.sort_unstable();
+            let v = &mut self.scratch;
+            v.clear();
+            v.extend_from_slice(&self.ring);
             let idx = (v.len() * usize::from(cfg.learn_quantile_pct))
                 .div_ceil(100)
                 .clamp(1, v.len())
                 - 1;
-            let q = u64::from(v[idx]);
+            // The idx-th smallest (as after a sort) without sorting the rest.
+            let q = u64::from(*v.select_nth_unstable(idx).1);
             let with_headroom = q
                 .saturating_mul(u64::from(cfg.learn_headroom_pct))
                 .div_ceil(100);

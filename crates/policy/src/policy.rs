@@ -94,6 +94,18 @@ pub(crate) struct CompiledRate {
     pub(crate) rules: Vec<(RateUnit, RateRule, &'static str, String)>,
 }
 
+impl RateUnit {
+    /// Units a request reserves: one for requests and concurrency slots, else its token
+    /// bound or its reserved pico-dollars.
+    pub(crate) fn reserved(self, tokens: u64, usd: u64) -> u64 {
+        match self {
+            RateUnit::Requests | RateUnit::Concurrent => 1,
+            RateUnit::Tokens => tokens,
+            RateUnit::Usd => usd,
+        }
+    }
+}
+
 pub(crate) const SEP: char = '\u{1f}';
 
 impl Compiled {

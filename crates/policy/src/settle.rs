@@ -36,13 +36,12 @@ pub(crate) struct Live {
 }
 
 /// One rate counter an admission holds; its rule and unit are looked up in the
-/// admission's compiled config (`rates[rate].rules[rule]`) so the record stays small.
-#[derive(Debug)]
+/// admission's compiled config (`rates[rate].rules[rule]`), and the units it reserved
+/// are worked out again from the admission, so the record stays small.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct RateHeld {
     pub(crate) rate: u32,
     pub(crate) rule: u32,
-    /// Units reserved.
-    pub(crate) cost: u64,
 }
 
 /// The result of settling.
@@ -186,6 +185,11 @@ impl Live {
             .settle(&self.budget_held, &windows, self.reserved, actual);
         let out = output_tokens.unwrap_or(0);
         let input = input_tokens.unwrap_or(self.input_tokens);
+        // What admission charged the rate counters (see `Policy::admit`).
+        let reserved_tokens = self
+            .input_tokens
+            .saturating_add(self.output_tokens.saturating_mul(self.choices));
+        let reserved_usd = u64::try_from(self.reserved.pico()).unwrap_or(0);
         for (line, held) in self.rate_held.iter().enumerate() {
             let Some(rate_lines) = &self.rate_lines else {
                 break;
@@ -205,9 +209,14 @@ impl Live {
                 RateUnit::Tokens => input.saturating_add(out),
                 RateUnit::Usd => u64::try_from(actual.pico()).unwrap_or(0),
             };
-            self.inner
-                .store
-                .rate_finish(rate_lines, line, *rule, held.cost, actual_units, now_ms);
+            self.inner.store.rate_finish(
+                rate_lines,
+                line,
+                *rule,
+                unit.reserved(reserved_tokens, reserved_usd),
+                actual_units,
+                now_ms,
+            );
         }
         if let (true, Some(h)) = (undo, &self.task_held) {
             self.inner

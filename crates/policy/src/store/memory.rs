@@ -131,27 +131,25 @@ impl PolicyStore for MemoryStore {
                     state: view.get(i).map(|v| v.0).unwrap_or_default(),
                 })?;
                 let mut soft_over = SmallVec::new();
-                let mut after = SmallVec::new();
-                for (g, l) in guards.iter_mut().flatten().zip(lines) {
+                for (i, (g, l)) in guards.iter_mut().flatten().zip(lines).enumerate() {
                     g.reserved += plan.amount;
                     let s = g.state();
-                    soft_over.push(
-                        !l.hard
-                            && s.settled.pico() as i128 + s.reserved.pico() as i128
-                                > l.limit.pico() as i128,
-                    );
-                    after.push(s);
+                    if !l.hard
+                        && s.settled.pico() as i128 + s.reserved.pico() as i128
+                            > l.limit.pico() as i128
+                    {
+                        soft_over.push((i, s));
+                    }
                 }
-                Ok((plan, soft_over, after))
+                Ok((plan, soft_over))
             },
         );
-        let (plan, soft_over, after) = planned?;
+        let (plan, soft_over) = planned?;
         Ok(Reserved {
             output_tokens: plan.output_tokens,
             amount: plan.amount,
             held: HeldLines::Memory(set),
             soft_over,
-            after,
         })
     }
 

@@ -90,10 +90,9 @@ pub struct Reserved {
     pub amount: Money,
     /// The lines held.
     pub held: HeldLines,
-    /// Per line: true when a soft line is past its limit with this reservation included.
-    pub soft_over: Lines<bool>,
-    /// Per line: the state after reserving (for warnings).
-    pub after: Lines<LineState>,
+    /// The soft lines past their limit with this reservation included (for warnings):
+    /// index into the lines passed, and the line's state after reserving.
+    pub soft_over: SmallVec<[(usize, LineState); 2]>,
 }
 
 /// Why a reservation failed: the first hard line that cannot pay for the minimum.
