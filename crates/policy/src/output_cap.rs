@@ -53,21 +53,47 @@ impl Samples {
             && (self.cap.is_none() || self.since >= RECOMPUTE_EVERY)
         {
             self.since = 0;
-            let v = &mut self.scratch;
-            v.clear();
-            v.extend_from_slice(&self.ring);
-            let idx = (v.len() * usize::from(cfg.learn_quantile_pct))
+            let n = self.ring.len();
+            let idx = (n * usize::from(cfg.learn_quantile_pct))
                 .div_ceil(100)
-                .clamp(1, v.len())
+                .clamp(1, n)
                 - 1;
-            // The idx-th smallest (as after a sort) without sorting the rest.
-            let q = u64::from(*v.select_nth_unstable(idx).1);
+            let q = u64::from(nth_smallest(&self.ring, idx, &mut self.scratch));
             let with_headroom = q
                 .saturating_mul(u64::from(cfg.learn_headroom_pct))
                 .div_ceil(100);
             self.cap = Some(with_headroom.clamp(1, cfg.max_learned_output_tokens.max(1)));
         }
     }
+}
+
+/// The `idx`-th smallest of `v` (0-based, as after a sort; `v` not empty, `idx < len`).
+/// A high quantile is one of the few largest: kept in one pass; else a selection on a
+/// copy in `scratch`.
+fn nth_smallest(v: &[u32], idx: usize, scratch: &mut Vec<u32>) -> u32 {
+    const FEW: usize = 8;
+    let k = v.len() - idx; // it is the k-th largest
+    if k <= FEW {
+        // The k largest seen so far, in descending order.
+        let mut top = [0u32; FEW];
+        let mut have = 0;
+        for &x in v {
+            if have == k && x <= top[k - 1] {
+                continue;
+            }
+            let mut j = have.min(k - 1);
+            while j > 0 && top[j - 1] < x {
+                top[j] = top[j - 1];
+                j -= 1;
+            }
+            top[j] = x;
+            have = (have + 1).min(k);
+        }
+        return top[k - 1];
+    }
+    scratch.clear();
+    scratch.extend_from_slice(v);
+    *scratch.select_nth_unstable(idx).1
 }
 
 /// One model + key: its learned cap (0 = none yet), readable without a lock, and samples.
@@ -145,6 +171,27 @@ impl OutputLearner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nth_smallest_is_the_sorted_element() {
+        let mut scratch = Vec::new();
+        let mut x = 0x9e37_79b9u32;
+        for len in [1usize, 2, 3, 8, 9, 17, 256] {
+            let v: Vec<u32> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x % 50 // repeats included
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_unstable();
+            for (idx, want) in sorted.iter().enumerate() {
+                assert_eq!(nth_smallest(&v, idx, &mut scratch), *want, "{v:?} {idx}");
+            }
+        }
+    }
 
     #[test]
     fn learns_a_high_quantile_with_headroom() {

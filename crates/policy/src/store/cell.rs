@@ -144,8 +144,13 @@ impl CellSet {
         &'a self,
         get: impl Fn(&'a Cell) -> Option<&'a Mutex<T>>,
     ) -> Guards<'a, T> {
-        let mut guards: Guards<'a, T> = SmallVec::new();
-        guards.resize_with(self.cells.len(), || None);
+        let n = self.cells.len();
+        let mut guards: Guards<'a, T> = if n <= 8 {
+            // Eight empty slots at once (a `resize_with` pushes them one by one).
+            SmallVec::from_buf_and_len(std::array::from_fn(|_| None), n)
+        } else {
+            (0..n).map(|_| None).collect()
+        };
         for &i in self.lock_order.iter() {
             let i = i as usize;
             guards[i] = get(&self.cells[i]).map(Mutex::lock);
