@@ -100,9 +100,10 @@ pub(crate) async fn call_stage(
         };
         let failed =
             |kind: OutcomeKind, t: Instant| Outcome::failure(kind, t.elapsed().as_micros() as u64);
+        let http = gw.http();
         let outcome = 'attempt: {
             match forward(
-                &gw.http,
+                &http,
                 up,
                 ctx.endpoint,
                 body,

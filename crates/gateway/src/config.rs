@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub admin_token_env: Option<String>,
     /// Organization recorded for keys that name none.
     pub org: String,
+    /// Server threads, each with its own single-threaded runtime and its own `SO_REUSEPORT`
+    /// listener (connections stay on the thread that accepted them); 0 = one per core.
+    pub threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             upstream_timeout_ms: 120_000,
             admin_token_env: None,
             org: "default".into(),
+            threads: 0,
         }
     }
 }
@@ -346,6 +350,13 @@ impl Cx<'_> {
         }
         if cfg.server.max_body_bytes == 0 {
             self.at(None, "server.max_body_bytes", "must be greater than 0");
+        }
+        if cfg.server.threads > 1024 {
+            self.at(
+                None,
+                "server.threads",
+                "must be at most 1024 (0 = one per core)",
+            );
         }
         let mut names = BTreeSet::new();
         let index = self.provider_index.clone();

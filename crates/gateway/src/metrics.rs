@@ -163,6 +163,28 @@ impl Metrics {
     }
 }
 
+/// Appends the ledger writer's counters (this process): committed transactions and stored
+/// events; their ratio is the group-commit batch size.
+pub fn render_ledger(out: &mut String, commits: u64, events: u64) {
+    for (name, help, v) in [
+        (
+            "jevons_ledger_commits_total",
+            "Ledger transactions committed by this process",
+            commits,
+        ),
+        (
+            "jevons_ledger_events_total",
+            "Ledger events stored by this process",
+            events,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")

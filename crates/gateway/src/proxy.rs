@@ -79,6 +79,23 @@ impl Drop for GoneOnDrop {
     }
 }
 
+/// Counts a running pipeline in `Gateway::inflight` until dropped.
+struct Inflight(Arc<Gateway>);
+impl Inflight {
+    fn new(gw: &Arc<Gateway>) -> Inflight {
+        gw.inflight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Inflight(gw.clone())
+    }
+}
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        self.0
+            .inflight
+            .fetch_sub(1, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// Entry point for `/v1/chat/completions`, `/v1/embeddings`, `/v1/messages`.
 pub async fn handle_llm(
     gw: Arc<Gateway>,
@@ -101,7 +118,9 @@ pub async fn handle_llm(
         carried_cost: Money::ZERO,
     };
     // Boxed: the pipeline future is large; spawning it unboxed copies it around.
+    let counted = Inflight::new(&gw);
     tokio::spawn(Box::pin(async move {
+        let _counted = counted;
         let resp = pipeline(gw, ctx, req, gone_rx).await;
         let _ = resp_tx.send(resp);
     }));

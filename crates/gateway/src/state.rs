@@ -63,8 +63,9 @@ pub struct Gateway {
     pub cache: Option<Arc<jevons_routing::ResponseCache>>,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    /// Pooled upstream client.
-    pub http: crate::upstream::HttpClient,
+    /// LLM requests whose pipeline is still running (a stopping server waits for them, so
+    /// a request whose client went away is still settled and recorded).
+    pub inflight: std::sync::atomic::AtomicUsize,
     /// Admin API token (from the env var named in config).
     pub admin_token: Option<String>,
 }
@@ -114,7 +115,6 @@ impl Gateway {
         // `[policy]` + budgets stored in the ledger file, spent-in-window rebuilt from it.
         let policy = crate::policy_state::load(&cfg, clock.clone()).map_err(StartError::Invalid)?;
         let cache = crate::cache::build(&routes, clock.clone());
-        let http = crate::upstream::client();
         let admin_token = cfg
             .server
             .admin_token_env
@@ -133,7 +133,7 @@ impl Gateway {
             policy,
             cache,
             metrics: Metrics::default(),
-            http,
+            inflight: std::sync::atomic::AtomicUsize::new(0),
             admin_token,
         }))
     }
@@ -141,6 +141,11 @@ impl Gateway {
     /// Builds with the system clock.
     pub fn from_config(cfg: GatewayConfig) -> Result<Arc<Gateway>, StartError> {
         Self::build(cfg, Arc::new(SystemClock))
+    }
+
+    /// The calling thread's pooled upstream client.
+    pub fn http(&self) -> crate::upstream::HttpClient {
+        crate::upstream::local_client()
     }
 
     /// Upstream timeout.

@@ -77,10 +77,21 @@ impl Upstream {
 pub type HttpClient =
     hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+thread_local! {
+    /// This thread's pooled client: each server thread keeps its own upstream connections,
+    /// so a request and its upstream connection are driven by the same runtime.
+    static LOCAL: HttpClient = build_client();
+}
+
+/// The calling thread's pooled upstream client (cheap to clone: shared pool).
+pub fn local_client() -> HttpClient {
+    LOCAL.with(Clone::clone)
+}
+
 /// Builds the upstream client: TCP_NODELAY, 10 s connect timeout, up to 1024 idle
 /// keep-alive connections per host for 90 s, no redirects (hyper never follows them),
 /// `http://` and `https://` (rustls, Mozilla roots).
-pub fn client() -> HttpClient {
+fn build_client() -> HttpClient {
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(Duration::from_secs(10)));

@@ -239,6 +239,20 @@ async fn embeddings_and_models() {
             && m.contains("jevons_request_duration_seconds_bucket{"),
         "{m}"
     );
+    // The ledger writer's counters: every event so far was stored, in at least one commit.
+    let counter = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {m}"))
+    };
+    let (commits, events) = (
+        counter("jevons_ledger_commits_total"),
+        counter("jevons_ledger_events_total"),
+    );
+    assert!(
+        events >= 1 && commits >= 1 && commits <= events,
+        "{commits} {events}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

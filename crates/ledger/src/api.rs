@@ -53,4 +53,10 @@ pub trait Ledger: Send + Sync {
 
     /// Events stored.
     fn event_count(&self) -> BoxFuture<'_, Result<u64, LedgerError>>;
+
+    /// This process's writer counters: (transactions committed, events stored), when the
+    /// store keeps them (`/metrics` shows them: events per commit is the group-commit size).
+    fn writer_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
 }

@@ -241,4 +241,8 @@ impl Ledger for SqliteLedger {
     fn event_count(&self) -> BoxFuture<'_, Result<u64, LedgerError>> {
         Box::pin(self.read(|r| r.event_count()))
     }
+
+    fn writer_counts(&self) -> Option<(u64, u64)> {
+        Some((self.commits(), self.events_written()))
+    }
 }

@@ -25,7 +25,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("--listen '{l}' is not host:port with an IP address"))?;
         cfg.server.listen = l;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The gateway serves on its own threads (`server.threads`); this runtime only waits for
+    // Ctrl-C and runs the key refresher and the policy sweeper.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
