@@ -94,6 +94,10 @@ pub async fn run_cascade(
     let mut worst = parsed.clone();
     worst.input_bound = parsed.input_bound.saturating_mul(2);
     worst.max_output = parsed.max_output.map(|m| m.saturating_mul(2));
+    // Each call may run the searches the request allows.
+    if let jevons_policy::PaidCalls::AtMost(n) = parsed.web_search {
+        worst.web_search = jevons_policy::PaidCalls::AtMost(n.saturating_mul(2));
+    }
     let mut admission = admit(&gw.policy, &ctx.attribution, &worst, card)?;
     let out_cap = admission.as_ref().map(|a| (a.max_output_tokens / 2).max(1));
     let anthropic_version = headers
@@ -106,8 +110,7 @@ pub async fn run_cascade(
         anthropic_version,
     };
     let mut next_attempt = 0u32;
-    let mut spent = Money::ZERO;
-    let mut output_tokens = 0u64;
+    let mut spent = Spent::default();
     let escalation = match call_stage(
         &call,
         &cheap,
@@ -120,8 +123,7 @@ pub async fn run_cascade(
     .await
     {
         Ok(ok) => {
-            spent += ok.cost;
-            output_tokens += ok.usage.output;
+            spent.add(ok.cost, &ok.usage);
             let (finish, content) = answer_of(parsed.endpoint, &ok.body);
             let reason = cascade.check_with(
                 &CascadeResponse {
@@ -134,7 +136,7 @@ pub async fn run_cascade(
             match reason {
                 None => {
                     let settle = admission.take();
-                    return respond(&call, &parsed, ok, spent, output_tokens, settle, "cheap");
+                    return respond(&call, &parsed, ok, spent, settle, "cheap");
                 }
                 Some(r) => r.as_str().to_string(),
             }
@@ -144,7 +146,7 @@ pub async fn run_cascade(
             "upstream_error".to_string()
         }
         Err((e, _)) => {
-            settle_or_release(gw, admission.take(), spent, output_tokens);
+            settle_or_release(gw, admission.take(), spent);
             return Err(e);
         }
     };
@@ -161,30 +163,47 @@ pub async fn run_cascade(
     .await
     {
         Ok(ok) => {
-            spent += ok.cost;
-            output_tokens += ok.usage.output;
+            spent.add(ok.cost, &ok.usage);
             let outcome = format!("escalated:{escalation}");
-            respond(
-                &call,
-                &parsed,
-                ok,
-                spent,
-                output_tokens,
-                admission.take(),
-                &outcome,
-            )
+            respond(&call, &parsed, ok, spent, admission.take(), &outcome)
         }
         Err((e, _)) => {
-            settle_or_release(gw, admission.take(), spent, output_tokens);
+            settle_or_release(gw, admission.take(), spent);
             Err(e)
         }
     }
 }
 
-fn settle_or_release(gw: &Gateway, a: Option<Admission>, spent: Money, output: u64) {
+/// What the calls of one cascade billed, summed: its one admission settles with it.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Spent {
+    /// Billed USD (failed attempts included).
+    pub(crate) money: Money,
+    /// Prompt tokens billed (estimated for failed attempts).
+    pub(crate) input: u64,
+    /// Output tokens billed.
+    pub(crate) output: u64,
+}
+
+impl Spent {
+    /// Adds one billed call.
+    pub(crate) fn add(&mut self, cost: Money, usage: &jevons_core::Usage) {
+        self.money += cost;
+        self.input = self.input.saturating_add(usage.prompt_total());
+        self.output = self.output.saturating_add(usage.output);
+    }
+
+    /// Settles the cascade's admission with the billed money and tokens (token rate limits
+    /// get the billed prompt tokens, not the byte bound admitted).
+    fn settle(self, gw: &Gateway, a: Admission) -> jevons_policy::Settled {
+        a.settle_usage(self.money, self.input, self.output, gw.clock.now_ms())
+    }
+}
+
+fn settle_or_release(gw: &Gateway, a: Option<Admission>, spent: Spent) {
     if let Some(a) = a {
-        if spent > Money::ZERO {
-            let _ = a.settle(spent, output, gw.clock.now_ms());
+        if spent.money > Money::ZERO {
+            let _ = spent.settle(gw, a);
         } else {
             a.release();
         }
@@ -229,15 +248,16 @@ fn respond(
     call: &Call<'_>,
     parsed: &ParsedRequest,
     ok: StageOk,
-    spent: Money,
-    output_tokens: u64,
+    spent: Spent,
     admission: Option<Admission>,
     outcome: &str,
 ) -> Result<Response<Body>, GatewayError> {
     let gw = call.gw;
     let ctx = call.ctx;
+    let total = spent;
+    let spent = total.money;
     if let Some(a) = admission {
-        let s = a.settle(spent, output_tokens, gw.clock.now_ms());
+        let s = total.settle(gw, a);
         if s.overspend > Money::ZERO {
             tracing::warn!(request = %ctx.rid, overspend = %s.overspend, "cascade billed more than reserved");
         }

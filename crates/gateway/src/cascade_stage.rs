@@ -66,7 +66,7 @@ pub(crate) async fn call_stage(
     plan: &[Candidate],
     label: &str,
     next_attempt: &mut u32,
-    failed_spent: &mut Money,
+    failed_spent: &mut crate::cascade::Spent,
     unused: &Unused<'_>,
 ) -> Result<StageOk, (GatewayError, bool)> {
     let gw = call.gw;
@@ -136,7 +136,7 @@ pub(crate) async fn call_stage(
                                 Some(f.kind.into()),
                             )
                             .await;
-                            *failed_spent += billed;
+                            failed_spent.add(billed, &est());
                             last = Some((f.err, true));
                             break 'attempt failed(f.outcome, t);
                         }
