@@ -74,7 +74,11 @@ impl Policy {
     /// the injected clock.
     /// The refusal is boxed: it is the cold path, and keeps `Result` small.
     pub fn admit(&self, req: &AdmitRequest<'_>, now_ms: i64) -> Result<Admission, Box<Refusal>> {
-        let c = self.compiled();
+        // The config stays read-locked until the reservations are made: a budget change
+        // (`upsert_budget`, `delete_budget`) waits for the admissions in progress, so none
+        // of them reserves under the old window on a cell the change just reset or seeded.
+        let config_guard = self.inner.compiled.read();
+        let c = Arc::clone(&config_guard);
         let inner = &self.inner;
         let attr = req.attribution;
 

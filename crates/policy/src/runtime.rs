@@ -62,8 +62,12 @@ impl Policy {
     /// put under a scope that already spent past it refuses at once. An error from
     /// `spent` leaves the policy unchanged.
     ///
-    /// Requests admitted before the change do not hold the new budget's cells: what they
-    /// settle afterwards reaches the ledger but not the new budget until the next restart.
+    /// Admissions hold the config read-locked while they reserve, and the change takes it
+    /// write-locked before resetting and seeding cells, so no admission under the old
+    /// config reserves on a cell after it was reset (it would roll it to the old window and
+    /// lose the seeded spend). Requests admitted before the change do not hold the new
+    /// budget's cells: what they settle afterwards reaches the ledger but not the new
+    /// budget until the next restart.
     pub fn upsert_budget(
         &self,
         spec: BudgetSpec,
