@@ -5,6 +5,7 @@
 pub mod analytics_queries;
 pub mod api;
 pub mod budgets;
+mod checkpoint;
 mod deferred;
 mod dims;
 pub mod error;

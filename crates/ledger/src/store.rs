@@ -66,6 +66,8 @@ pub struct SqliteLedger {
     path: PathBuf,
     readers: Arc<Mutex<Vec<Reader>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Stops (after a last checkpoint) when the ledger is closed or dropped.
+    checkpointer: Mutex<Option<crate::checkpoint::Checkpointer>>,
 }
 
 impl SqliteLedger {
@@ -73,9 +75,13 @@ impl SqliteLedger {
     pub fn open(path: &Path, opts: LedgerOptions) -> Result<SqliteLedger, LedgerError> {
         let mut conn = schema::open(path, true)?;
         let sync = if opts.fsync { "FULL" } else { "NORMAL" };
-        conn.execute_batch(&format!("PRAGMA synchronous={sync};"))?;
+        // Checkpoints run on a thread of their own (`checkpoint`), not in the writer's commits.
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint=0;"
+        ))?;
         // Events a crashed writer committed but had not rolled up yet (see `deferred`).
         crate::deferred::recover(&mut conn)?;
+        let checkpointer = crate::checkpoint::Checkpointer::start(path, sync)?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WriterStats::default());
         let thread = writer::spawn(conn, rx, opts.max_batch, stats.clone()).map_err(|source| {
@@ -91,6 +97,7 @@ impl SqliteLedger {
             path: path.to_path_buf(),
             readers: Arc::new(Mutex::new(Vec::new())),
             thread: Mutex::new(Some(thread)),
+            checkpointer: Mutex::new(Some(checkpointer)),
         })
     }
 
@@ -117,11 +124,18 @@ impl SqliteLedger {
 
     /// Stops accepting events, lets the writer drain the queue, and waits for it.
     pub fn close(self) {
-        let SqliteLedger { tx, thread, .. } = self;
+        let SqliteLedger {
+            tx,
+            thread,
+            checkpointer,
+            ..
+        } = self;
         drop(tx);
         if let Some(t) = thread.into_inner() {
             let _ = t.join();
         }
+        // A last checkpoint once the writer is done.
+        drop(checkpointer.into_inner());
     }
 
     async fn send(&self, events: Vec<LedgerEvent>) -> Result<Receipt, LedgerError> {

@@ -144,3 +144,32 @@ async fn readers_work_while_writing() {
     assert_eq!(ledger.event_count().await.unwrap(), 5000);
     println!("{reads} consistent reads during the write");
 }
+
+#[tokio::test]
+async fn checkpoints_move_the_wal_into_the_database_file_off_the_writer() {
+    let (_d, path) = tmp();
+    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    let main_file = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+    let before = main_file(&path);
+    ledger
+        .record_batch(common::events(3, 5_000, common::T0, 3_600_000))
+        .await
+        .unwrap();
+    ledger.flush().await.unwrap();
+    // The writer never checkpoints (wal_autocheckpoint=0); the checkpoint thread does,
+    // every 250 ms, so the events reach the database file itself without a close.
+    let mut grown = main_file(&path);
+    for _ in 0..40 {
+        if grown > before + 100_000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        grown = main_file(&path);
+    }
+    assert!(
+        grown > before + 100_000,
+        "database file {before} -> {grown} bytes: nothing was checkpointed"
+    );
+    ledger.close();
+    assert_eq!(Reader::open(&path).unwrap().event_count().unwrap(), 5_000);
+}
