@@ -75,9 +75,11 @@ impl SqliteLedger {
     pub fn open(path: &Path, opts: LedgerOptions) -> Result<SqliteLedger, LedgerError> {
         let mut conn = schema::open(path, true)?;
         let sync = if opts.fsync { "FULL" } else { "NORMAL" };
-        // Checkpoints run on a thread of their own (`checkpoint`), not in the writer's commits.
+        // Checkpoints run on a thread of their own (`checkpoint`); the writer checkpoints
+        // only as a backstop, when the WAL passes `checkpoint::WRITER_BACKSTOP_PAGES`.
         conn.execute_batch(&format!(
-            "PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint=0;"
+            "PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint={};",
+            crate::checkpoint::WRITER_BACKSTOP_PAGES
         ))?;
         // Events a crashed writer committed but had not rolled up yet (see `deferred`).
         crate::deferred::recover(&mut conn)?;

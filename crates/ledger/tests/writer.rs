@@ -173,3 +173,24 @@ async fn checkpoints_move_the_wal_into_the_database_file_off_the_writer() {
     ledger.close();
     assert_eq!(Reader::open(&path).unwrap().event_count().unwrap(), 5_000);
 }
+
+#[tokio::test]
+async fn the_wal_stays_bounded_under_steady_single_event_commits() {
+    let (_d, path) = tmp();
+    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    // One durable commit per event (two WAL frames each): 12,000 frames, three times the
+    // writer's backstop. The checkpoint thread alone never lets the WAL start over while
+    // writes continue; with the backstop it does, so the file stops growing.
+    for e in common::events(4, 6_000, common::T0, 3_600_000) {
+        ledger.record(e).await.unwrap();
+    }
+    let wal = std::fs::metadata(path.with_extension("sqlite-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(
+        wal < 30 * 1024 * 1024,
+        "WAL of {wal} bytes after 6,000 commits: it is not being reused"
+    );
+    ledger.close();
+    assert_eq!(Reader::open(&path).unwrap().event_count().unwrap(), 6_000);
+}
