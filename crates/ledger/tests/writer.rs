@@ -194,3 +194,49 @@ async fn the_wal_stays_bounded_under_steady_single_event_commits() {
     ledger.close();
     assert_eq!(Reader::open(&path).unwrap().event_count().unwrap(), 6_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spaced_and_burst_records_mix_without_losing_or_doubling_an_event() {
+    let (_d, path) = tmp();
+    let ledger = Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
+    // Eight tasks, each record either right after the last or after a pause, so commits
+    // of one event and group commits of many interleave.
+    let evs = common::events(5, 1_600, common::T0, 3_600_000);
+    let mut handles = Vec::new();
+    for (t, chunk) in evs.chunks(200).enumerate() {
+        let l = ledger.clone();
+        let chunk = chunk.to_vec();
+        handles.push(tokio::spawn(async move {
+            let mut x = 0x2545_f491u64 ^ t as u64;
+            for e in chunk {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x % 3 == 0 {
+                    tokio::time::sleep(std::time::Duration::from_micros(300)).await;
+                }
+                let id = e.request_id;
+                let r = l.record(e).await.unwrap();
+                assert!(r.committed && r.inserted == 1, "{r:?}");
+                // Acknowledged means committed: a fresh connection sees it.
+                let c = Connection::open(l.path()).unwrap();
+                let n: i64 = c
+                    .query_row(
+                        "SELECT count(*) FROM events WHERE rid=?1",
+                        [id.0.to_be_bytes().as_slice()],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    ledger.flush().await.unwrap();
+    assert_eq!(ledger.events_written(), 1_600);
+    assert_eq!(ledger.event_count().await.unwrap(), 1_600);
+    let totals = Reader::open(&path).unwrap().totals(0, i64::MAX).unwrap();
+    assert_eq!(totals.requests, 1_600, "every event rolled up once");
+}
