@@ -212,7 +212,7 @@ async fn spaced_and_burst_records_mix_without_losing_or_doubling_an_event() {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                if x % 3 == 0 {
+                if x.is_multiple_of(3) {
                     tokio::time::sleep(std::time::Duration::from_micros(300)).await;
                 }
                 let id = e.request_id;
