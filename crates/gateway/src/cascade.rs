@@ -254,19 +254,18 @@ fn respond(
 ) -> Result<Response<Body>, GatewayError> {
     let gw = call.gw;
     let ctx = call.ctx;
-    let total = spent;
-    let spent = total.money;
+    let cost = spent.money;
     if let Some(a) = admission {
-        let s = total.settle(gw, a);
+        let s = spent.settle(gw, a);
         if s.overspend > Money::ZERO {
             tracing::warn!(request = %ctx.rid, overspend = %s.overspend, "cascade billed more than reserved");
         }
     }
     if ok.status == 200 {
-        crate::cache::store(gw, ctx, &ok.cand, &ok.body, ok.usage, spent);
+        crate::cache::store(gw, ctx, &ok.cand, &ok.body, ok.usage, cost);
     }
     let mut r = if parsed.stream {
-        let usage = usage_with_cost(&ok.body, spent);
+        let usage = usage_with_cost(&ok.body, cost);
         let sse = replay_chat_completion_sse(&ok.body, parsed.client_wants_usage, usage.as_ref())
             .map_err(|e| GatewayError::bad_gateway(&ok.cand.provider, e.to_string()))?;
         let mut r = full(StatusCode::OK, Bytes::from(sse));
@@ -289,7 +288,7 @@ fn respond(
     };
     let h = r.headers_mut();
     set(h, "x-jevons-request-id", &ctx.rid.to_string());
-    set(h, "x-jevons-cost-usd", &spent.usd_string());
+    set(h, "x-jevons-cost-usd", &cost.usd_string());
     set(h, "x-jevons-provider", &ok.cand.provider);
     set(h, "x-jevons-model", &ok.cand.upstream_model);
     set(h, "x-jevons-route-reason", &ok.cand.reason);

@@ -123,6 +123,8 @@ pub(crate) async fn call_stage(
                             (b, Usage { output, ..est() })
                         }
                         Err(f) => {
+                            // Billed on the estimated prompt (tokenized once).
+                            let usage = est();
                             let (billed, _) = finish_attempt(
                                 gw,
                                 ctx,
@@ -130,13 +132,13 @@ pub(crate) async fn call_stage(
                                 attempt,
                                 f.status,
                                 f.http,
-                                est(),
+                                usage,
                                 None,
                                 None,
                                 Some(f.kind.into()),
                             )
                             .await;
-                            failed_spent.add(billed, &est());
+                            failed_spent.add(billed, &usage);
                             last = Some((f.err, true));
                             break 'attempt failed(f.outcome, t);
                         }
