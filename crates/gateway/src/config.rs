@@ -76,6 +76,10 @@ pub struct LedgerConfig {
     pub durable: bool,
     /// Also fsync each group commit (survives power loss, not only a killed process).
     pub fsync: bool,
+    /// Durable events go to the append-only event journal first (one `write` on the
+    /// request's thread) and into SQLite in batches. `false`: each durable event waits for
+    /// its own group commit on the writer thread. Ignored with `fsync = true`.
+    pub journal: bool,
 }
 
 impl Default for LedgerConfig {
@@ -84,6 +88,7 @@ impl Default for LedgerConfig {
             path: PathBuf::from("jevons-data/ledger.sqlite"),
             durable: true,
             fsync: false,
+            journal: true,
         }
     }
 }

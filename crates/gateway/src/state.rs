@@ -101,6 +101,7 @@ impl Gateway {
                 jevons_ledger::Durability::Buffered
             },
             fsync: cfg.ledger.fsync,
+            journal: cfg.ledger.journal,
             ..LedgerOptions::default()
         };
         let sqlite = Arc::new(SqliteLedger::open(&cfg.ledger.path, opts)?);

@@ -26,7 +26,7 @@ pub enum RefusalKind {
 }
 
 impl RefusalKind {
-    const ALL: [RefusalKind; 7] = [
+    pub(crate) const ALL: [RefusalKind; 7] = [
         RefusalKind::Budget,
         RefusalKind::RateLimit,
         RefusalKind::TaskCap,

@@ -11,6 +11,7 @@ mod dims;
 pub mod error;
 pub mod event;
 pub mod inspect;
+pub mod journal;
 pub mod keys;
 pub mod query;
 pub mod rollup;

@@ -12,17 +12,42 @@ use tokio::sync::{mpsc, oneshot};
 use crate::api::{BoxFuture, Ledger};
 use crate::error::LedgerError;
 use crate::event::{LedgerEvent, Receipt};
+use crate::journal::{self, Journal};
 use crate::query::{Dim, Reader, SpendQuery, SpendRow, TaskRow};
 use crate::rollup::Totals;
 use crate::schema;
 use crate::writer::{self, Msg, WriterStats};
 
+/// Stores what dead processes left in the ledger's journal, then deletes it.
+fn replay_orphans(path: &Path, conn: &mut rusqlite::Connection) -> Result<(), LedgerError> {
+    let Some(orphans) = journal::orphans(path)? else {
+        return Ok(());
+    };
+    let mut total = 0;
+    let mut stored = 0;
+    for seg in &orphans.segments {
+        let events = journal::read_segment(seg)?;
+        total += events.len();
+        stored += writer::replay(conn, &events)?;
+    }
+    if total > 0 {
+        tracing::warn!(
+            events = total,
+            new = stored,
+            "ledger: replayed the event journal of a process that stopped before storing it"
+        );
+    }
+    orphans.remove();
+    Ok(())
+}
+
 /// When `record` resolves.
 ///
-/// `Durable` (the default) answers after the event's transaction is committed to the WAL:
-/// a killed gateway process (`kill -9`) loses no acknowledged event. Whether the commit is
-/// also fsynced (surviving an OS crash or power loss, at the disk's fsync latency per group
-/// commit) is [`LedgerOptions::fsync`].
+/// `Durable` (the default) answers once the event is durable: appended to the event journal
+/// (`LedgerOptions::journal`, the default) or committed to the WAL; either way a killed
+/// gateway process (`kill -9`) loses no acknowledged event. Whether it is also fsynced
+/// (surviving an OS crash or power loss, at the disk's fsync latency per group commit) is
+/// [`LedgerOptions::fsync`], which turns the journal off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// After the event's transaction committed. Default.
@@ -44,6 +69,12 @@ pub struct LedgerOptions {
     /// fsync every commit (`synchronous=FULL`): survives power loss, not only a process
     /// crash. Off by default: WAL commits with `synchronous=NORMAL` already survive `kill -9`.
     pub fsync: bool,
+    /// Durable `record`s append to the event journal (one `write` on the caller's thread)
+    /// and the writer stores them in SQLite in batches (`journal`). On by default; without
+    /// it (or with `fsync`) each durable `record` waits for its group commit. A journalled
+    /// `record` cannot see duplicates: a second event with the same (request id, attempt)
+    /// is ignored when stored instead of failing `record`.
+    pub journal: bool,
 }
 
 impl Default for LedgerOptions {
@@ -53,6 +84,7 @@ impl Default for LedgerOptions {
             max_batch: 1024,
             queue: 65_536,
             fsync: false,
+            journal: true,
         }
     }
 }
@@ -65,6 +97,8 @@ pub struct SqliteLedger {
     stats: Arc<WriterStats>,
     path: PathBuf,
     readers: Arc<Mutex<Vec<Reader>>>,
+    /// Where durable `record`s go first, when on.
+    journal: Option<Arc<Journal>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Stops (after a last checkpoint) when the ledger is closed or dropped.
     checkpointer: Mutex<Option<crate::checkpoint::Checkpointer>>,
@@ -83,21 +117,29 @@ impl SqliteLedger {
         ))?;
         // Events a crashed writer committed but had not rolled up yet (see `deferred`).
         crate::deferred::recover(&mut conn)?;
+        // Events a process that died had journalled but not yet stored.
+        replay_orphans(path, &mut conn)?;
+        let journal = if opts.journal && !opts.fsync && opts.durability == Durability::Durable {
+            let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+            Some(Arc::new(Journal::open(path, shards.clamp(4, 64))?))
+        } else {
+            None
+        };
         let checkpointer = crate::checkpoint::Checkpointer::start(path, sync)?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WriterStats::default());
-        let thread = writer::spawn(conn, rx, opts.max_batch, stats.clone()).map_err(|source| {
-            LedgerError::Io {
+        let thread = writer::spawn(conn, rx, opts.max_batch, stats.clone(), journal.clone())
+            .map_err(|source| LedgerError::Io {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         Ok(SqliteLedger {
             tx,
             durability: opts.durability,
             stats,
             path: path.to_path_buf(),
             readers: Arc::new(Mutex::new(Vec::new())),
+            journal,
             thread: Mutex::new(Some(thread)),
             checkpointer: Mutex::new(Some(checkpointer)),
         })
@@ -194,6 +236,29 @@ impl SqliteLedger {
 
 impl Ledger for SqliteLedger {
     fn record(&self, event: LedgerEvent) -> BoxFuture<'_, Result<Receipt, LedgerError>> {
+        let event = match &self.journal {
+            Some(j) => match j.append(event) {
+                Ok(was_empty) => {
+                    if was_empty {
+                        // The writer may be asleep without a deadline; a full queue means
+                        // it is busy anyway.
+                        let _ = self.tx.try_send(Msg::Nudge);
+                    }
+                    return Box::pin(std::future::ready(Ok(Receipt {
+                        commit_seq: 0,
+                        inserted: 1,
+                        duplicates: 0,
+                        committed: true,
+                    })));
+                }
+                Err(failed) => {
+                    let (e, event) = *failed;
+                    tracing::error!(error = %e, path = %crate::journal::dir_of(&self.path).display(), "ledger journal append failed; committing this event through the writer");
+                    event
+                }
+            },
+            None => event,
+        };
         Box::pin(async move {
             let (rid, attempt) = (event.request_id, event.attempt);
             let r = self.send(vec![event]).await?;

@@ -1,11 +1,14 @@
 //! The single writer: a std thread owning the write connection, fed by a channel. Group
 //! commit: it drains what is queued (up to `max_batch` events), writes them (with their
 //! `rollup_pending` markers) in one transaction, commits, then acknowledges every waiter.
-//! Their rollup deltas are written later, many events at a time (`deferred`).
+//! Durable `record`s reach it through the event journal instead (`journal`): it takes the
+//! journalled events every `journal::INGEST_EVERY`, on `flush()` and on close, and stores
+//! them, with their rollup deltas, in one transaction. The rollup deltas of events sent over
+//! the channel are written later, many events at a time (`deferred`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
@@ -14,6 +17,7 @@ use crate::deferred;
 use crate::dims::{tags_text, DimKind, Interner};
 use crate::error::LedgerError;
 use crate::event::{LedgerEvent, Receipt};
+use crate::journal::{self, Journal, Taken};
 use crate::rollup::{BatchAgg, DimIds};
 
 /// A request to the writer.
@@ -23,8 +27,10 @@ pub(crate) enum Msg {
         events: Vec<LedgerEvent>,
         ack: Option<oneshot::Sender<Result<Receipt, LedgerError>>>,
     },
-    /// Acknowledge once everything queued before it is committed.
+    /// Acknowledge once everything queued or journalled before it is committed.
     Flush(oneshot::Sender<Result<(), LedgerError>>),
+    /// The journal got its first event since the writer last took from it.
+    Nudge,
 }
 
 /// Counters the writer keeps (for tests and `ledger stats`).
@@ -44,45 +50,112 @@ pub(crate) fn spawn(
     rx: mpsc::Receiver<Msg>,
     max_batch: usize,
     stats: Arc<WriterStats>,
+    journal: Option<Arc<Journal>>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("jevons-ledger-writer".into())
-        .spawn(move || run(conn, rx, max_batch.max(1), &stats))
+        .spawn(move || {
+            let mut w = Writer {
+                conn,
+                interner: Interner::default(),
+                deferred: BatchAgg::default(),
+                last_flush: Instant::now(),
+                journal,
+                retry: Taken::default(),
+                last_ingest: Instant::now(),
+                stats: &stats,
+            };
+            w.run(rx, max_batch.max(1));
+        })
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stats: &WriterStats) {
-    let mut interner = Interner::default();
-    // Rollup deltas of committed events, written every `deferred::FLUSH_EVERY`.
-    let mut deferred = BatchAgg::default();
-    let mut last_flush = Instant::now();
-    // Waiting with a deadline needs a timer: a small runtime of the writer thread's own.
-    let timer = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build();
-    loop {
-        let first = if deferred.events == 0 {
-            rx.blocking_recv()
-        } else {
-            let left = deferred::FLUSH_EVERY.saturating_sub(last_flush.elapsed());
-            match &timer {
-                Ok(rt) => {
-                    match rt.block_on(async { tokio::time::timeout(left, rx.recv()).await }) {
-                        Ok(m) => m,
-                        Err(_) => {
-                            let _ =
-                                flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
+/// The writer thread's state.
+struct Writer<'a> {
+    conn: Connection,
+    interner: Interner,
+    /// Rollup deltas of committed events, written every `deferred::FLUSH_EVERY`.
+    deferred: BatchAgg,
+    last_flush: Instant,
+    journal: Option<Arc<Journal>>,
+    /// Journalled events whose transaction failed: stored with the next ones.
+    retry: Taken,
+    last_ingest: Instant,
+    stats: &'a WriterStats,
+}
+
+impl Writer<'_> {
+    /// When the writer must next wake without a message: journalled events waiting, or
+    /// rollup deltas waiting.
+    fn due(&self) -> Option<Instant> {
+        let journal = self
+            .journal
+            .as_ref()
+            .filter(|j| j.pending() > 0 || !self.retry.events.is_empty())
+            .map(|_| self.last_ingest + journal::INGEST_EVERY);
+        let rollups = (self.deferred.events > 0).then(|| self.last_flush + deferred::FLUSH_EVERY);
+        match (journal, rollups) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Does what is due (or everything, when `force`).
+    fn tick(&mut self, force: bool) -> Result<(), String> {
+        let now = Instant::now();
+        let mut result = Ok(());
+        if force || now >= self.last_ingest + journal::INGEST_EVERY {
+            result = self.ingest();
+        }
+        if force
+            || self.deferred.events >= deferred::FLUSH_EVENTS
+            || now >= self.last_flush + deferred::FLUSH_EVERY
+        {
+            result = result.and(self.flush_deferred());
+        }
+        result
+    }
+
+    fn run(&mut self, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
+        // Waiting with a deadline needs a timer: a small runtime of the writer thread's own.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build();
+        loop {
+            let first = match self.due() {
+                None => rx.blocking_recv(),
+                Some(due) => {
+                    let left = due.saturating_duration_since(Instant::now());
+                    let got = match &timer {
+                        Ok(rt) if left > Duration::ZERO => rt
+                            .block_on(async { tokio::time::timeout(left, rx.recv()).await })
+                            .ok(),
+                        // Due now, or no timer: do it rather than wait without a deadline.
+                        _ => None,
+                    };
+                    match got {
+                        Some(m) => m,
+                        None => {
+                            let _ = self.tick(false);
                             continue;
                         }
                     }
                 }
-                // No timer: roll up at once rather than wait without a deadline.
-                Err(_) => {
-                    let _ = flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
-                    continue;
-                }
+            };
+            let Some(first) = first else { break };
+            self.handle(first, &mut rx, max_batch);
+        }
+        let closed = self.tick(true);
+        if let (Some(j), Ok(())) = (&self.journal, closed) {
+            if self.retry.events.is_empty() {
+                j.remove_files();
             }
-        };
-        let Some(first) = first else { break };
+        }
+        tracing::debug!("ledger writer stopped");
+    }
+
+    /// One group commit: `first` and whatever else is queued.
+    fn handle(&mut self, first: Msg, rx: &mut mpsc::Receiver<Msg>, max_batch: usize) {
+        let stats = self.stats;
         let mut n = msg_len(&first);
         let mut batch = vec![first];
         while n < max_batch {
@@ -94,13 +167,13 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
                 Err(_) => break,
             }
         }
-        let written = write_batch(&mut conn, &mut interner, &batch);
+        let written = write_batch(&mut self.conn, &mut self.interner, &batch);
         let result = match written {
             Ok((counts, added)) => {
                 for (mi, ei, dims, task, parent) in added {
                     if let Some(Msg::Events { events, .. }) = batch.get(mi) {
                         if let Some(e) = events.get(ei) {
-                            deferred.add(e, dims, task, parent);
+                            self.deferred.add(e, dims, task, parent);
                         }
                     }
                 }
@@ -113,7 +186,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
                 Ok((seq, counts))
             }
             Err(e) => {
-                interner.clear();
+                self.interner.clear();
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 let text = e.to_string();
                 tracing::error!(error = %text, events = n, "ledger batch failed");
@@ -121,7 +194,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
             }
         };
         // Events are acknowledged as soon as they are committed; `flush()` callers once the
-        // rollups (of everything before them) are written too.
+        // journal and the rollups (of everything before them) are written too.
         let mut flushes = Vec::new();
         for (i, m) in batch.into_iter().enumerate() {
             match m {
@@ -139,49 +212,102 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, max_batch: usize, stat
                         Err(text) => Err(LedgerError::WriteFailed(text.clone())),
                     });
                 }
-                Msg::Events { ack: None, .. } => {}
+                Msg::Events { ack: None, .. } | Msg::Nudge => {}
                 Msg::Flush(ack) => {
                     flushes.push(ack);
                 }
             }
         }
-        if !flushes.is_empty()
-            || deferred.events >= deferred::FLUSH_EVENTS
-            || last_flush.elapsed() >= deferred::FLUSH_EVERY
-        {
-            let r = flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
-            for ack in flushes {
-                let _ = ack.send(match (&result, &r) {
-                    (Err(text), _) | (_, Err(text)) => Err(LedgerError::WriteFailed(text.clone())),
-                    _ => Ok(()),
-                });
+        let r = self.tick(!flushes.is_empty());
+        for ack in flushes {
+            let _ = ack.send(match (&result, &r) {
+                (Err(text), _) | (_, Err(text)) => Err(LedgerError::WriteFailed(text.clone())),
+                _ => Ok(()),
+            });
+        }
+    }
+
+    /// Stores the journalled events (and any that failed before) in one transaction; on
+    /// success their segments that are full may go.
+    fn ingest(&mut self) -> Result<(), String> {
+        self.last_ingest = Instant::now();
+        let Some(j) = &self.journal else {
+            return Ok(());
+        };
+        let mut t = std::mem::take(&mut self.retry);
+        t.extend(j.take());
+        if t.events.is_empty() {
+            t.retire();
+            return Ok(());
+        }
+        match write_rolled_up(&mut self.conn, &mut self.interner, &t.events) {
+            Ok(()) => {
+                self.stats
+                    .events
+                    .fetch_add(t.events.len() as u64, Ordering::Relaxed);
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                t.retire();
+                Ok(())
+            }
+            Err(e) => {
+                self.interner.clear();
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                let text = e.to_string();
+                tracing::error!(error = %text, events = t.events.len(), "ledger journal ingest failed; will retry (the events stay in the journal)");
+                self.retry = t;
+                Err(text)
             }
         }
     }
-    let _ = flush_deferred(&mut conn, &mut deferred, &mut last_flush, stats);
-    tracing::debug!("ledger writer stopped");
+
+    /// Writes the waiting rollup deltas (see `deferred`).
+    fn flush_deferred(&mut self) -> Result<(), String> {
+        self.last_flush = Instant::now();
+        let stats = self.stats;
+        deferred::flush(&mut self.conn, &mut self.deferred).map_err(|e| {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            let text = e.to_string();
+            tracing::error!(error = %text, events = self.deferred.events, "ledger rollup flush failed; will retry");
+            text
+        })
+    }
 }
 
-/// Writes the waiting rollup deltas (see `deferred`).
-fn flush_deferred(
+/// Stores events found in the journal of a process that died (on open, before the writer
+/// starts), rolled up; returns how many were read.
+pub(crate) fn replay(conn: &mut Connection, events: &[LedgerEvent]) -> Result<usize, LedgerError> {
+    let mut interner = Interner::default();
+    for chunk in events.chunks(4096) {
+        write_rolled_up(conn, &mut interner, chunk)?;
+    }
+    Ok(events.len())
+}
+
+/// Stores journalled `events` and their rollup deltas in one transaction. No
+/// `rollup_pending` markers: the rollups commit with the events, and an event the journal
+/// replays after a crash is either already stored (ignored, so not rolled up twice) or
+/// stored and rolled up then.
+fn write_rolled_up(
     conn: &mut Connection,
-    agg: &mut BatchAgg,
-    last: &mut Instant,
-    stats: &WriterStats,
-) -> Result<(), String> {
-    *last = Instant::now();
-    deferred::flush(conn, agg).map_err(|e| {
-        stats.failures.fetch_add(1, Ordering::Relaxed);
-        let text = e.to_string();
-        tracing::error!(error = %text, events = agg.events, "ledger rollup flush failed; will retry");
-        text
-    })
+    interner: &mut Interner,
+    events: &[LedgerEvent],
+) -> Result<(), LedgerError> {
+    let tx = conn.transaction()?;
+    let mut agg = BatchAgg::default();
+    for e in events {
+        if let Some((dims, task, parent)) = insert_event(&tx, interner, e, false)? {
+            agg.add(e, dims, task, parent);
+        }
+    }
+    agg.flush(&tx)?;
+    tx.commit()?;
+    Ok(())
 }
 
 fn msg_len(m: &Msg) -> usize {
     match m {
         Msg::Events { events, .. } => events.len(),
-        Msg::Flush(_) => 0,
+        Msg::Flush(_) | Msg::Nudge => 0,
     }
 }
 
@@ -208,7 +334,7 @@ fn write_batch(
         let (mut ins, mut dup) = (0u32, 0u32);
         if let Msg::Events { events, .. } = m {
             for (ei, e) in events.iter().enumerate() {
-                match insert_event(&tx, interner, e)? {
+                match insert_event(&tx, interner, e, true)? {
                     Some((dims, task, parent)) => {
                         ins += 1;
                         added.push((mi, ei, dims, task, parent));
@@ -223,12 +349,14 @@ fn write_batch(
     Ok((counts, added))
 }
 
-/// Inserts one event and its pending-rollup marker; returns its rollup dimension ids, task
-/// and parent, or `None` when it was already stored (then no rollup change).
+/// Inserts one event and (when `mark`) its pending-rollup marker; returns its rollup
+/// dimension ids, task and parent, or `None` when it was already stored (then no rollup
+/// change).
 fn insert_event(
     conn: &Connection,
     it: &mut Interner,
     e: &LedgerEvent,
+    mark: bool,
 ) -> rusqlite::Result<Option<(DimIds, i64, i64)>> {
     let a = &e.attribution;
     let key = it.id(conn, DimKind::Key, Some(&a.key_id))?;
@@ -297,7 +425,9 @@ fn insert_event(
     if n == 0 {
         return Ok(None);
     }
-    deferred::mark(conn, &e.request_id.0.to_be_bytes(), e.attempt)?;
+    if mark {
+        deferred::mark(conn, &e.request_id.0.to_be_bytes(), e.attempt)?;
+    }
     // Rollups group by the served model when there is one, else the requested model
     // (refusals never reach a provider but still belong to a model).
     let roll_model = if model != 0 { model } else { req_model };

@@ -82,6 +82,31 @@ fn kill_9_loses_no_acked_event() {
     }
     child.wait().unwrap();
     assert!(acked.len() >= 3000, "child stopped early: {}", acked.len());
+    // The killed process journalled the last events (acknowledged, durable) without
+    // storing them in SQLite yet; its journal is there, its lock is free.
+    let before = Reader::open(&path)
+        .unwrap()
+        .sum_cost_all_events()
+        .unwrap()
+        .0;
+    let journal = jevons_ledger::journal::dir_of(&path);
+    let segments = std::fs::read_dir(&journal)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    println!("{before} events in SQLite at the kill; {segments} journal segments left");
+    assert!(segments > 0, "the journal of the killed process is on disk");
+    // Opening the file for writing replays the journal and rolls up what the killed writer
+    // had not.
+    SqliteLedger::open(&path, LedgerOptions::default())
+        .unwrap()
+        .close();
     let r = Reader::open(&path).unwrap();
     let mut missing = 0;
     for id in &acked {
@@ -89,32 +114,36 @@ fn kill_9_loses_no_acked_event() {
             missing += 1;
         }
     }
-    let (stored, _) = r.sum_cost_all_events().unwrap();
+    let (stored, cost) = r.sum_cost_all_events().unwrap();
     println!(
-        "acked {} events before kill -9; {stored} stored; {missing} acked missing",
+        "acked {} events before kill -9; {stored} stored after replay; {missing} acked missing",
         acked.len()
     );
     assert_eq!(missing, 0);
     assert!(stored >= acked.len() as u64);
-    // Rollups lag the events (they are written every ~100 ms): the killed writer left
-    // some events marked as not rolled up. Opening the file for writing rolls them up.
+    assert!(stored >= before);
     let pending: i64 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("SELECT COUNT(*) FROM rollup_pending", [], |r| r.get(0))
         .unwrap();
-    println!("{pending} events committed but not rolled up at the kill");
+    assert_eq!(pending, 0);
+    let left: Vec<_> = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(
-        r.event_count().unwrap() + pending as u64 >= stored,
-        "rollups hold every event that is not marked pending"
+        left.is_empty(),
+        "replayed segments and locks are deleted: {left:?}"
     );
+    // Rollups are consistent with the events after the restart: counts and exact cost.
+    assert_eq!(r.event_count().unwrap(), stored);
+    assert_eq!(r.totals(0, i64::MAX).unwrap().cost, cost);
     drop(r);
+    // A second open replays nothing twice.
     SqliteLedger::open(&path, LedgerOptions::default())
         .unwrap()
         .close();
     let r = Reader::open(&path).unwrap();
-    let (stored_after, cost) = r.sum_cost_all_events().unwrap();
-    assert_eq!(stored_after, stored);
-    // Rollups are consistent with the events after the restart: counts and exact cost.
+    assert_eq!(r.sum_cost_all_events().unwrap(), (stored, cost));
     assert_eq!(r.event_count().unwrap(), stored);
-    assert_eq!(r.totals(0, i64::MAX).unwrap().cost, cost);
 }

@@ -11,6 +11,31 @@ use jevons_core::MoneySum;
 use jevons_ledger::{Durability, Ledger, LedgerError, LedgerOptions, Reader, SqliteLedger};
 use rusqlite::Connection;
 
+/// Durable options with the event journal on (the default) or off (each `record` waits for
+/// its group commit).
+fn opts(journal: bool) -> LedgerOptions {
+    LedgerOptions {
+        journal,
+        ..LedgerOptions::default()
+    }
+}
+
+/// Every event in the journal segment files of the ledger at `path` (what a crash would
+/// replay).
+fn journalled(path: &std::path::Path) -> Vec<jevons_ledger::LedgerEvent> {
+    let dir = jevons_ledger::journal::dir_of(path);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "log") {
+            let (events, bad) = jevons_ledger::journal::decode_all(&std::fs::read(&p).unwrap());
+            assert_eq!(bad, 0, "a clean segment: {}", p.display());
+            out.extend(events);
+        }
+    }
+    out
+}
+
 fn tmp() -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("sub/ledger.sqlite");
@@ -19,8 +44,13 @@ fn tmp() -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn group_commit_batches_concurrent_records() {
+    group_commit(false).await;
+    group_commit(true).await;
+}
+
+async fn group_commit(journal: bool) {
     let (_d, path) = tmp();
-    let ledger = Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
+    let ledger = Arc::new(SqliteLedger::open(&path, opts(journal)).unwrap());
     let evs = common::events(1, 2000, common::T0, 3_600_000);
     let mut handles = Vec::new();
     for e in evs {
@@ -32,8 +62,9 @@ async fn group_commit_batches_concurrent_records() {
         assert!(r.committed);
         assert_eq!(r.inserted, 1);
     }
+    ledger.flush().await.unwrap();
     let commits = ledger.commits();
-    println!("2000 concurrent records -> {commits} transactions");
+    println!("2000 concurrent records (journal {journal}) -> {commits} transactions");
     assert_eq!(ledger.events_written(), 2000);
     assert!(
         commits < 2000,
@@ -43,11 +74,10 @@ async fn group_commit_batches_concurrent_records() {
 }
 
 #[tokio::test]
-async fn durable_ack_means_visible_to_a_fresh_connection() {
+async fn durable_ack_without_journal_means_visible_to_a_fresh_connection() {
     let (_d, path) = tmp();
     // Used through the object-safe trait, as the gateway does.
-    let ledger: Arc<dyn Ledger> =
-        Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&path, opts(false)).unwrap());
     for (i, e) in common::events(2, 50, common::T0, 60_000)
         .into_iter()
         .enumerate()
@@ -71,6 +101,42 @@ async fn durable_ack_means_visible_to_a_fresh_connection() {
 }
 
 #[tokio::test]
+async fn durable_ack_means_in_the_journal_file_then_in_sqlite_without_a_flush() {
+    let (_d, path) = tmp();
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&path, opts(true)).unwrap());
+    let evs = common::events(2, 50, common::T0, 60_000);
+    for (i, e) in evs.iter().enumerate() {
+        let r = ledger.record(e.clone()).await.unwrap();
+        assert!(r.committed && r.inserted == 1, "{r:?}");
+        // Acknowledged: the event is on disk, in a frame a restart would replay.
+        let on_disk = journalled(&path);
+        assert!(
+            on_disk.contains(e),
+            "event {i} not in the journal after ack"
+        );
+    }
+    // The writer stores journalled events on its own, every few milliseconds.
+    let mut stored = 0;
+    for _ in 0..200 {
+        stored = Reader::open(&path)
+            .unwrap()
+            .sum_cost_all_events()
+            .unwrap()
+            .0;
+        if stored == 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(stored, 50, "journalled events reach SQLite without a flush");
+    let back = Reader::open(&path)
+        .unwrap()
+        .events_for_request(evs[7].request_id)
+        .unwrap();
+    assert_eq!(back, vec![evs[7].clone()], "stored exactly as recorded");
+}
+
+#[tokio::test]
 async fn buffered_mode_returns_before_commit_and_flush_commits() {
     let (_d, path) = tmp();
     let opts = LedgerOptions {
@@ -90,7 +156,7 @@ async fn buffered_mode_returns_before_commit_and_flush_commits() {
 #[tokio::test]
 async fn duplicates_are_refused_and_not_double_counted() {
     let (_d, path) = tmp();
-    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    let ledger = SqliteLedger::open(&path, opts(false)).unwrap();
     let e = common::events(4, 1, common::T0, 1).remove(0);
     ledger.record(e.clone()).await.unwrap();
     let err = ledger.record(e.clone()).await.unwrap_err();
@@ -100,6 +166,27 @@ async fn duplicates_are_refused_and_not_double_counted() {
         .await
         .unwrap();
     assert_eq!((r.inserted, r.duplicates), (0, 2));
+    let t = ledger.totals(0, i64::MAX).await.unwrap();
+    assert_eq!(t.requests, 1);
+    assert_eq!(t.cost, MoneySum::from(e.cost));
+    let back = ledger
+        .reader()
+        .unwrap()
+        .events_for_request(e.request_id)
+        .unwrap();
+    assert_eq!(back, vec![e]);
+}
+
+#[tokio::test]
+async fn journalled_duplicates_are_stored_and_rolled_up_once() {
+    let (_d, path) = tmp();
+    let ledger = SqliteLedger::open(&path, opts(true)).unwrap();
+    let e = common::events(4, 1, common::T0, 1).remove(0);
+    // The journal cannot see a duplicate when it is recorded; it is ignored when stored.
+    ledger.record(e.clone()).await.unwrap();
+    ledger.record(e.clone()).await.unwrap();
+    ledger.flush().await.unwrap();
+    ledger.record(e.clone()).await.unwrap();
     let t = ledger.totals(0, i64::MAX).await.unwrap();
     assert_eq!(t.requests, 1);
     assert_eq!(t.cost, MoneySum::from(e.cost));
@@ -177,7 +264,7 @@ async fn checkpoints_move_the_wal_into_the_database_file_off_the_writer() {
 #[tokio::test]
 async fn the_wal_stays_bounded_under_steady_single_event_commits() {
     let (_d, path) = tmp();
-    let ledger = SqliteLedger::open(&path, LedgerOptions::default()).unwrap();
+    let ledger = SqliteLedger::open(&path, opts(false)).unwrap();
     // One durable commit per event (two WAL frames each): 12,000 frames, three times the
     // writer's backstop. The checkpoint thread alone never lets the WAL start over while
     // writes continue; with the backstop it does, so the file stops growing.
@@ -197,8 +284,13 @@ async fn the_wal_stays_bounded_under_steady_single_event_commits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn spaced_and_burst_records_mix_without_losing_or_doubling_an_event() {
+    spaced_and_burst(false).await;
+    spaced_and_burst(true).await;
+}
+
+async fn spaced_and_burst(journal: bool) {
     let (_d, path) = tmp();
-    let ledger = Arc::new(SqliteLedger::open(&path, LedgerOptions::default()).unwrap());
+    let ledger = Arc::new(SqliteLedger::open(&path, opts(journal)).unwrap());
     // Eight tasks, each record either right after the last or after a pause, so commits
     // of one event and group commits of many interleave.
     let evs = common::events(5, 1_600, common::T0, 3_600_000);
@@ -218,6 +310,9 @@ async fn spaced_and_burst_records_mix_without_losing_or_doubling_an_event() {
                 let id = e.request_id;
                 let r = l.record(e).await.unwrap();
                 assert!(r.committed && r.inserted == 1, "{r:?}");
+                if journal {
+                    continue; // durable in the journal (see the test above)
+                }
                 // Acknowledged means committed: a fresh connection sees it.
                 let c = Connection::open(l.path()).unwrap();
                 let n: i64 = c

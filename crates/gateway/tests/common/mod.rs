@@ -133,12 +133,27 @@ impl Env {
             .unwrap()
     }
 
-    /// The events of one request, read back from the ledger file.
+    /// The events of one request, read back from the ledger file (after the gateway stored
+    /// what it journalled).
     pub fn events_of(&self, rid: &str) -> Vec<jevons_ledger::LedgerEvent> {
         let id = jevons_core::RequestId::parse(rid).expect("request id header");
+        flush_blocking(&*self.gw.gateway.ledger).expect("ledger flush");
         jevons_ledger::Reader::open(&self.db)
             .unwrap()
             .events_for_request(id)
             .unwrap()
     }
+}
+
+/// Waits for `ledger.flush()` from synchronous test code. On a thread of its own: polled
+/// inside the test's tokio runtime, tokio's co-operative budget would make the ack's
+/// channel report "not ready" forever once spent.
+pub fn flush_blocking(
+    ledger: &dyn jevons_ledger::Ledger,
+) -> Result<(), jevons_ledger::LedgerError> {
+    std::thread::scope(|s| {
+        s.spawn(|| futures::executor::block_on(ledger.flush()))
+            .join()
+            .unwrap_or_else(|_| Err(jevons_ledger::LedgerError::WriterStopped))
+    })
 }

@@ -45,6 +45,9 @@ pub struct Stack {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
     pub client: reqwest::Client,
+    /// The ledgers of the gateways started here: flushed before the file is read, since a
+    /// durable event may still sit in the event journal.
+    ledgers: std::sync::Mutex<Vec<std::sync::Weak<dyn jevons_ledger::Ledger>>>,
 }
 
 impl Stack {
@@ -62,6 +65,7 @@ impl Stack {
                 .pool_max_idle_per_host(512)
                 .build()
                 .unwrap(),
+            ledgers: Default::default(),
         }
     }
 
@@ -87,10 +91,26 @@ impl Stack {
         let text = config_text(&specs, &self.db, "127.0.0.1:0", true, extra);
         let cfg = GatewayConfig::parse_with_env(&text, "test.toml", &demo_env).unwrap();
         let gw = Gateway::build(cfg, clock).unwrap();
+        self.ledgers
+            .lock()
+            .unwrap()
+            .push(Arc::downgrade(&gw.ledger));
         jevons_gateway::start(gw).await.unwrap()
     }
 
+    /// A reader of the ledger file, after the running gateways stored what they journalled.
     pub fn reader(&self) -> Reader {
+        let live: Vec<_> = self
+            .ledgers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        for l in live {
+            // A stopped gateway's ledger has nothing left to store.
+            let _ = common::flush_blocking(&*l);
+        }
         Reader::open(&self.db).unwrap()
     }
 
