@@ -1,11 +1,11 @@
 //! Prometheus metrics (`GET /metrics`): requests, tokens and dollars by model, provider and
 //! team, and latency histograms. Counters are sharded by label set behind one short lock.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use jevons_core::{Money, Usage};
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -45,7 +45,8 @@ pub struct Labels {
 /// All metrics of one gateway process.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<Labels, Series>>,
+    /// Fx hashing: this lock is taken once per request, SipHash was ~1% of the gateway.
+    series: Mutex<FxHashMap<Labels, Series>>,
 }
 
 impl Metrics {
