@@ -336,7 +336,18 @@ fn count_images(v: &Value, n: &mut u64) {
 /// Hash of model + messages + every output-affecting field (keys are sorted by serde_json's
 /// map, so key order in the client's JSON does not matter); streaming flags and `user` excluded.
 pub fn request_hash(model: &str, body: &Map<String, Value>) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    /// Feeds serialized JSON straight into the hasher (no string per value).
+    struct Feed<'a>(&'a mut rustc_hash::FxHasher);
+    impl std::io::Write for Feed<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = rustc_hash::FxHasher::default();
     model.hash(&mut h);
     for (k, v) in body {
         if matches!(
@@ -346,7 +357,9 @@ pub fn request_hash(model: &str, body: &Map<String, Value>) -> u64 {
             continue;
         }
         k.hash(&mut h);
-        serde_json::to_string(v).unwrap_or_default().hash(&mut h);
+        // Serializing a `Value` into a writer that never fails cannot fail.
+        let _ = serde_json::to_writer(Feed(&mut h), v);
+        h.write_u8(0xff);
     }
     h.finish()
 }
