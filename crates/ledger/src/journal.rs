@@ -68,6 +68,9 @@ struct Shard {
     file: Option<(File, PathBuf)>,
     bytes: u64,
     events: Vec<LedgerEvent>,
+    /// Closed segments (after a failed append) whose events are in `events`: deleted with
+    /// the next take's batch.
+    retired: Vec<PathBuf>,
 }
 
 /// Events taken from the journal, and the segments that may be deleted once they are
@@ -113,11 +116,12 @@ pub(crate) struct Orphans {
 }
 
 impl Orphans {
-    /// Deletes the replayed segments and the dead owners' lock files.
-    pub(crate) fn remove(self) {
+    /// Deletes the `replayed` segments and the dead owners' lock files (a segment kept
+    /// without its lock file is a dead owner's to the next open too).
+    pub(crate) fn remove(self, replayed: Vec<PathBuf>) {
         let mut t = Taken {
             events: Vec::new(),
-            retire: self.segments,
+            retire: replayed,
         };
         t.retire();
         for (p, f) in self.locks {
@@ -141,21 +145,24 @@ impl Journal {
         fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         let owner = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         let lock_path = dir.join(format!("{owner}.lock"));
+        // Locked under a name no scan looks at, then renamed into place: another process
+        // never sees this owner's lock file unlocked.
+        let tmp = dir.join(format!("{owner}.lock-new"));
         let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .write(true)
-            .open(&lock_path)
-            .map_err(|e| io_err(&lock_path, e))?;
+            .open(&tmp)
+            .map_err(|e| io_err(&tmp, e))?;
         lock.try_lock().map_err(|e| {
             io_err(
-                &lock_path,
+                &tmp,
                 match e {
                     TryLockError::Error(e) => e,
                     TryLockError::WouldBlock => io::Error::other("journal lock is held"),
                 },
             )
         })?;
+        fs::rename(&tmp, &lock_path).map_err(|e| io_err(&lock_path, e))?;
         let shards = (0..shards.max(1))
             .map(|index| {
                 Mutex::new(Shard {
@@ -164,6 +171,7 @@ impl Journal {
                     file: None,
                     bytes: 0,
                     events: Vec::new(),
+                    retired: Vec::new(),
                 })
             })
             .collect();
@@ -187,7 +195,9 @@ impl Journal {
         let mut s = self.shards[i].lock();
         if let Err(e) = s.write(&self.dir, &self.owner, &frame) {
             // A partial frame must never sit before later frames: start a new segment.
-            s.file = None;
+            if let Some((_, path)) = s.file.take() {
+                s.retired.push(path);
+            }
             s.bytes = 0;
             return Err(Box::new((e, event)));
         }
@@ -201,11 +211,19 @@ impl Journal {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Takes every appended event; full segments are closed and listed for deletion.
-    pub(crate) fn take(&self) -> Taken {
+    /// Takes every appended event; full segments (every open one when `rotate`) are closed
+    /// and listed for deletion.
+    pub(crate) fn take(&self, rotate: bool) -> Taken {
         let mut t = Taken::default();
         for shard in self.shards.iter() {
             let mut s = shard.lock();
+            t.retire.append(&mut s.retired);
+            if s.bytes >= SEGMENT_BYTES || (rotate && s.bytes > 0) {
+                if let Some((_, path)) = s.file.take() {
+                    t.retire.push(path);
+                }
+                s.bytes = 0;
+            }
             if s.events.is_empty() {
                 continue;
             }
@@ -214,12 +232,6 @@ impl Journal {
                 t.events = std::mem::take(&mut s.events);
             } else {
                 t.events.append(&mut s.events);
-            }
-            if s.bytes >= SEGMENT_BYTES {
-                if let Some((_, path)) = s.file.take() {
-                    t.retire.push(path);
-                }
-                s.bytes = 0;
             }
             self.pending.fetch_sub(n, Ordering::AcqRel);
         }
@@ -288,6 +300,10 @@ pub fn encode(event: &LedgerEvent) -> io::Result<Vec<u8>> {
     w.0.resize(HEADER, 0);
     w.event(event);
     let mut out = w.0;
+    if out.len() - HEADER > MAX_FRAME {
+        // Replay would stop at it; the caller stores this event through the writer instead.
+        return Err(io::Error::other("event too large for a journal frame"));
+    }
     let len = u32::try_from(out.len() - HEADER).map_err(io::Error::other)?;
     let sum = check(&out[HEADER..]);
     out[..4].copy_from_slice(&len.to_le_bytes());
@@ -642,28 +658,19 @@ pub(crate) fn orphans(db: &Path) -> Result<Option<Orphans>, LedgerError> {
     find_orphans(&dir, "").map(Some)
 }
 
-/// Segments whose owner is dead: its lock file is missing or its `flock` is free.
+/// Segments whose owner is dead: its lock file is missing or its `flock` is free. An owner
+/// renames its locked lock file into place before it writes a segment and deletes it only
+/// after its segments, so a segment without a lock file is a dead owner's.
 fn find_orphans(dir: &Path, me: &str) -> Result<Orphans, LedgerError> {
     let mut out = Orphans::default();
     let mut segments = Vec::new();
-    let mut live = Vec::new();
+    let mut owners = std::collections::BTreeSet::new();
     let entries = fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io_err(dir, e))?;
-        let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(owner) = name.strip_suffix(".lock") {
-            if owner == me {
-                continue;
-            }
-            let f = match OpenOptions::new().write(true).open(&path) {
-                Ok(f) => f,
-                Err(_) => continue,
-            };
-            match f.try_lock() {
-                Ok(()) => out.locks.push((path, f)),
-                Err(_) => live.push(owner.to_string()),
-            }
+            owners.insert(owner.to_string());
         } else if let Some(stem) = name.strip_suffix(".log") {
             let mut parts = stem.split('.');
             let (Some(owner), Some(shard), Some(seq), None) =
@@ -674,12 +681,31 @@ fn find_orphans(dir: &Path, me: &str) -> Result<Orphans, LedgerError> {
             let (Ok(shard), Ok(seq)) = (shard.parse::<u64>(), seq.parse::<u64>()) else {
                 continue;
             };
-            if owner != me {
-                segments.push((owner.to_string(), shard, seq, path));
+            owners.insert(owner.to_string());
+            segments.push((owner.to_string(), shard, seq, entry.path()));
+        }
+    }
+    let mut dead = std::collections::BTreeSet::new();
+    for owner in owners {
+        if owner == me {
+            continue;
+        }
+        let path = dir.join(format!("{owner}.lock"));
+        match OpenOptions::new().write(true).open(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                dead.insert(owner);
+            }
+            // Cannot tell: leave it to a later open.
+            Err(_) => {}
+            Ok(f) => {
+                if f.try_lock().is_ok() {
+                    out.locks.push((path, f));
+                    dead.insert(owner);
+                }
             }
         }
     }
-    segments.retain(|(o, ..)| !live.contains(o));
+    segments.retain(|(o, ..)| dead.contains(o));
     segments.sort();
     out.segments = segments.into_iter().map(|(.., p)| p).collect();
     Ok(out)

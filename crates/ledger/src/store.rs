@@ -25,10 +25,24 @@ fn replay_orphans(path: &Path, conn: &mut rusqlite::Connection) -> Result<(), Le
     };
     let mut total = 0;
     let mut stored = 0;
+    let mut done = Vec::new();
     for seg in &orphans.segments {
-        let events = journal::read_segment(seg)?;
+        let events = match journal::read_segment(seg) {
+            Ok(events) => events,
+            // Replayed and deleted by another process opening the ledger at the same time.
+            Err(LedgerError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ledger journal: cannot read a segment of a stopped process; it is kept for the next open");
+                continue;
+            }
+        };
         total += events.len();
         stored += writer::replay(conn, &events)?;
+        done.push(seg.clone());
     }
     if total > 0 {
         tracing::warn!(
@@ -37,7 +51,7 @@ fn replay_orphans(path: &Path, conn: &mut rusqlite::Connection) -> Result<(), Le
             "ledger: replayed the event journal of a process that stopped before storing it"
         );
     }
-    orphans.remove();
+    orphans.remove(done);
     Ok(())
 }
 

@@ -104,7 +104,9 @@ impl Writer<'_> {
         let now = Instant::now();
         let mut result = Ok(());
         if force || now >= self.last_ingest + journal::INGEST_EVERY {
-            result = self.ingest();
+            // On `flush()` and close every segment is closed too, so a process that stops
+            // after a flush leaves nothing to replay.
+            result = self.ingest(force);
         }
         if force
             || self.deferred.events >= deferred::FLUSH_EVENTS
@@ -129,8 +131,12 @@ impl Writer<'_> {
                         Ok(rt) if left > Duration::ZERO => rt
                             .block_on(async { tokio::time::timeout(left, rx.recv()).await })
                             .ok(),
-                        // Due now, or no timer: do it rather than wait without a deadline.
-                        _ => None,
+                        Ok(_) => None,
+                        // No timer: wait out the deadline, then do what is due.
+                        Err(_) => {
+                            std::thread::sleep(left);
+                            None
+                        }
                     };
                     match got {
                         Some(m) => m,
@@ -229,19 +235,19 @@ impl Writer<'_> {
 
     /// Stores the journalled events (and any that failed before) in one transaction; on
     /// success their segments that are full may go.
-    fn ingest(&mut self) -> Result<(), String> {
+    fn ingest(&mut self, rotate: bool) -> Result<(), String> {
         self.last_ingest = Instant::now();
         let Some(j) = &self.journal else {
             return Ok(());
         };
         let mut t = std::mem::take(&mut self.retry);
-        t.extend(j.take());
+        t.extend(j.take(rotate));
         if t.events.is_empty() {
             t.retire();
             return Ok(());
         }
         match write_rolled_up(&mut self.conn, &mut self.interner, &t.events) {
-            Ok(()) => {
+            Ok(_) => {
                 self.stats
                     .events
                     .fetch_add(t.events.len() as u64, Ordering::Relaxed);
@@ -274,13 +280,14 @@ impl Writer<'_> {
 }
 
 /// Stores events found in the journal of a process that died (on open, before the writer
-/// starts), rolled up; returns how many were read.
+/// starts), rolled up; returns how many were new.
 pub(crate) fn replay(conn: &mut Connection, events: &[LedgerEvent]) -> Result<usize, LedgerError> {
     let mut interner = Interner::default();
+    let mut stored = 0;
     for chunk in events.chunks(4096) {
-        write_rolled_up(conn, &mut interner, chunk)?;
+        stored += write_rolled_up(conn, &mut interner, chunk)?;
     }
-    Ok(events.len())
+    Ok(stored)
 }
 
 /// Stores journalled `events` and their rollup deltas in one transaction. No
@@ -291,7 +298,7 @@ fn write_rolled_up(
     conn: &mut Connection,
     interner: &mut Interner,
     events: &[LedgerEvent],
-) -> Result<(), LedgerError> {
+) -> Result<usize, LedgerError> {
     let tx = conn.transaction()?;
     let mut agg = BatchAgg::default();
     for e in events {
@@ -301,7 +308,7 @@ fn write_rolled_up(
     }
     agg.flush(&tx)?;
     tx.commit()?;
-    Ok(())
+    Ok(agg.events)
 }
 
 fn msg_len(m: &Msg) -> usize {

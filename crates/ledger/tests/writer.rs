@@ -335,3 +335,63 @@ async fn spaced_and_burst(journal: bool) {
     let totals = Reader::open(&path).unwrap().totals(0, i64::MAX).unwrap();
     assert_eq!(totals.requests, 1_600, "every event rolled up once");
 }
+
+#[tokio::test]
+async fn a_live_ledgers_journal_is_not_replayed_by_another_and_a_flush_leaves_no_segment() {
+    let (_d, path) = tmp();
+    let a = SqliteLedger::open(&path, opts(true)).unwrap();
+    let evs = common::events(6, 40, common::T0, 60_000);
+    for e in &evs {
+        a.record(e.clone()).await.unwrap();
+    }
+    assert_eq!(journalled(&path).len(), 40, "acknowledged: in A's journal");
+    // A second writer on the same file (another process, or this one) sees A's lock held.
+    let b = SqliteLedger::open(&path, opts(true)).unwrap();
+    assert_eq!(journalled(&path).len(), 40, "B left A's segments alone");
+    b.close();
+    a.flush().await.unwrap();
+    let segments = std::fs::read_dir(jevons_ledger::journal::dir_of(&path))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert_eq!(segments, 0, "a flush stores and closes every segment");
+    let r = Reader::open(&path).unwrap();
+    assert_eq!(r.sum_cost_all_events().unwrap().0, 40);
+    assert_eq!(
+        r.totals(0, i64::MAX).unwrap().requests,
+        40,
+        "rolled up once"
+    );
+    a.close();
+    // Nothing left for a later open to replay: the lock file of the closed ledger is gone.
+    let left: Vec<_> = std::fs::read_dir(jevons_ledger::journal::dir_of(&path))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn an_event_too_large_for_a_journal_frame_is_committed_through_the_writer() {
+    let (_d, path) = tmp();
+    let ledger = SqliteLedger::open(&path, opts(true)).unwrap();
+    let mut e = common::events(7, 1, common::T0, 1).remove(0);
+    // A client may send a body of megabytes; its model name is recorded even on a refusal.
+    e.requested_model = "m".repeat(2 << 20);
+    let r = ledger.record(e.clone()).await.unwrap();
+    assert!(r.committed);
+    assert!(journalled(&path).is_empty(), "not in a frame replay would stop at");
+    // Committed by the writer before the ack: visible without a flush.
+    let back = Reader::open(&path)
+        .unwrap()
+        .events_for_request(e.request_id)
+        .unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].requested_model.len(), 2 << 20);
+}
