@@ -301,9 +301,13 @@ fn write_rolled_up(
 ) -> Result<usize, LedgerError> {
     let tx = conn.transaction()?;
     let mut agg = BatchAgg::default();
-    for e in events {
-        if let Some((dims, task, parent)) = insert_event(&tx, interner, e, false)? {
-            agg.add(e, dims, task, parent);
+    {
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+        for e in events {
+            if let Some((dims, task, parent)) = insert_event(&tx, &mut insert, interner, e, false)?
+            {
+                agg.add(e, dims, task, parent);
+            }
         }
     }
     agg.flush(&tx)?;
@@ -337,11 +341,12 @@ fn write_batch(
     let tx = conn.transaction()?;
     let mut counts = Vec::with_capacity(batch.len());
     let mut added = Vec::new();
+    let mut insert = tx.prepare_cached(INSERT_EVENT)?;
     for (mi, m) in batch.iter().enumerate() {
         let (mut ins, mut dup) = (0u32, 0u32);
         if let Msg::Events { events, .. } = m {
             for (ei, e) in events.iter().enumerate() {
-                match insert_event(&tx, interner, e, true)? {
+                match insert_event(&tx, &mut insert, interner, e, true)? {
                     Some((dims, task, parent)) => {
                         ins += 1;
                         added.push((mi, ei, dims, task, parent));
@@ -352,15 +357,23 @@ fn write_batch(
         }
         counts.push((ins, dup));
     }
+    drop(insert);
     tx.commit()?;
     Ok((counts, added))
 }
 
-/// Inserts one event and (when `mark`) its pending-rollup marker; returns its rollup
+/// The events insert, prepared once per transaction (looking it up in the statement cache
+/// per event hashed and compared its text every time).
+const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,\
+     ?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38)";
+
+/// Inserts one event (with `insert`, [`INSERT_EVENT`] prepared on `conn`) and (when `mark`)
+/// its pending-rollup marker; returns its rollup
 /// dimension ids, task and parent, or `None` when it was already stored (then no rollup
 /// change).
 fn insert_event(
     conn: &Connection,
+    insert: &mut rusqlite::CachedStatement<'_>,
     it: &mut Interner,
     e: &LedgerEvent,
     mark: bool,
@@ -384,51 +397,46 @@ fn insert_event(
     let tier = it.id(conn, DimKind::Tier, e.service_tier.as_deref())?;
     let u = &e.usage;
     let flags = i64::from(e.stream) | (i64::from(u.estimated) << 1);
-    let n = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO events VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,\
-             ?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38)",
-        )?
-        .execute(params![
-            e.request_id.0.to_be_bytes().as_slice(),
-            e.attempt,
-            e.ts_ms.wrapping_sub(e.request_id.timestamp_ms()),
-            sat(e.latency_us),
-            e.ttft_us.map(sat),
-            key,
-            team,
-            org,
-            user,
-            customer,
-            feature,
-            task,
-            parent,
-            tags,
-            req_model,
-            model,
-            provider,
-            deployment,
-            route,
-            e.status.code(),
-            e.http_status,
-            err,
-            flags,
-            tier,
-            sat(u.input),
-            sat(u.cache_read),
-            sat(u.cache_write_5m),
-            sat(u.cache_write_1h),
-            sat(u.output),
-            sat(u.reasoning),
-            sat(u.input_audio),
-            sat(u.output_audio),
-            sat(u.input_image),
-            sat(u.output_image),
-            u.web_search_calls,
-            e.cost.pico(),
-            e.list_cost.pico().wrapping_sub(e.cost.pico()),
-            e.cache_savings.pico(),
-        ])?;
+    let n = insert.execute(params![
+        e.request_id.0.to_be_bytes().as_slice(),
+        e.attempt,
+        e.ts_ms.wrapping_sub(e.request_id.timestamp_ms()),
+        sat(e.latency_us),
+        e.ttft_us.map(sat),
+        key,
+        team,
+        org,
+        user,
+        customer,
+        feature,
+        task,
+        parent,
+        tags,
+        req_model,
+        model,
+        provider,
+        deployment,
+        route,
+        e.status.code(),
+        e.http_status,
+        err,
+        flags,
+        tier,
+        sat(u.input),
+        sat(u.cache_read),
+        sat(u.cache_write_5m),
+        sat(u.cache_write_1h),
+        sat(u.output),
+        sat(u.reasoning),
+        sat(u.input_audio),
+        sat(u.output_audio),
+        sat(u.input_image),
+        sat(u.output_image),
+        u.web_search_calls,
+        e.cost.pico(),
+        e.list_cost.pico().wrapping_sub(e.cost.pico()),
+        e.cache_savings.pico(),
+    ])?;
     if n == 0 {
         return Ok(None);
     }

@@ -386,7 +386,10 @@ async fn an_event_too_large_for_a_journal_frame_is_committed_through_the_writer(
     e.requested_model = "m".repeat(2 << 20);
     let r = ledger.record(e.clone()).await.unwrap();
     assert!(r.committed);
-    assert!(journalled(&path).is_empty(), "not in a frame replay would stop at");
+    assert!(
+        journalled(&path).is_empty(),
+        "not in a frame replay would stop at"
+    );
     // Committed by the writer before the ack: visible without a flush.
     let back = Reader::open(&path)
         .unwrap()
