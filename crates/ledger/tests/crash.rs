@@ -90,16 +90,7 @@ fn kill_9_loses_no_acked_event() {
         .unwrap()
         .0;
     let journal = jevons_ledger::journal::dir_of(&path);
-    let segments = std::fs::read_dir(&journal)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "log")
-        })
-        .count();
+    let segments = common::journal_segments(&path).len();
     println!("{before} events in SQLite at the kill; {segments} journal segments left");
     assert!(segments > 0, "the journal of the killed process is on disk");
     // Opening the file for writing replays the journal and rolls up what the killed writer

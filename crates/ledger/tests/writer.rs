@@ -23,15 +23,11 @@ fn opts(journal: bool) -> LedgerOptions {
 /// Every event in the journal segment files of the ledger at `path` (what a crash would
 /// replay).
 fn journalled(path: &std::path::Path) -> Vec<jevons_ledger::LedgerEvent> {
-    let dir = jevons_ledger::journal::dir_of(path);
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|x| x == "log") {
-            let (events, bad) = jevons_ledger::journal::decode_all(&std::fs::read(&p).unwrap());
-            assert_eq!(bad, 0, "a clean segment: {}", p.display());
-            out.extend(events);
-        }
+    for p in common::journal_segments(path) {
+        let (events, bad) = jevons_ledger::journal::decode_all(&std::fs::read(&p).unwrap());
+        assert_eq!(bad, 0, "a clean segment: {}", p.display());
+        out.extend(events);
     }
     out
 }
@@ -350,16 +346,7 @@ async fn a_live_ledgers_journal_is_not_replayed_by_another_and_a_flush_leaves_no
     assert_eq!(journalled(&path).len(), 40, "B left A's segments alone");
     b.close();
     a.flush().await.unwrap();
-    let segments = std::fs::read_dir(jevons_ledger::journal::dir_of(&path))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "log")
-        })
-        .count();
+    let segments = common::journal_segments(&path).len();
     assert_eq!(segments, 0, "a flush stores and closes every segment");
     let r = Reader::open(&path).unwrap();
     assert_eq!(r.sum_cost_all_events().unwrap().0, 40);

@@ -111,3 +111,14 @@ pub fn realistic_events(seed: u64, n: usize, start: i64, span_ms: i64) -> Vec<Le
         seed,
     })
 }
+
+/// The journal segment files of the ledger at `db` (what a crash would replay).
+pub fn journal_segments(db: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(jevons_ledger::journal::dir_of(db))
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
