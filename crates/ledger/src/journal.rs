@@ -90,11 +90,16 @@ impl Taken {
 
     /// Deletes the retired segments (after their events were committed).
     pub(crate) fn retire(&mut self) {
-        for p in self.retire.drain(..) {
-            if let Err(e) = fs::remove_file(&p) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %p.display(), error = %e, "ledger journal: could not delete an ingested segment");
-                }
+        delete_segments(self.retire.drain(..));
+    }
+}
+
+/// Deletes segments whose events are stored (one already gone is fine).
+fn delete_segments(paths: impl IntoIterator<Item = PathBuf>) {
+    for p in paths {
+        if let Err(e) = fs::remove_file(&p) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %p.display(), error = %e, "ledger journal: could not delete a stored segment");
             }
         }
     }
@@ -119,11 +124,7 @@ impl Orphans {
     /// Deletes the `replayed` segments and the dead owners' lock files (a segment kept
     /// without its lock file is a dead owner's to the next open too).
     pub(crate) fn remove(self, replayed: Vec<PathBuf>) {
-        let mut t = Taken {
-            events: Vec::new(),
-            retire: replayed,
-        };
-        t.retire();
+        delete_segments(replayed);
         for (p, f) in self.locks {
             let _ = fs::remove_file(&p);
             drop(f);
@@ -238,21 +239,9 @@ impl Journal {
         t
     }
 
-    /// On close, once everything taken was committed: the open segments are no longer
-    /// needed, nor is the lock file.
-    pub(crate) fn remove_files(&self) {
-        let mut t = Taken::default();
-        for shard in self.shards.iter() {
-            let mut s = shard.lock();
-            if !s.events.is_empty() {
-                // Appended after the last take: keep for the next open's replay.
-                continue;
-            }
-            if let Some((_, path)) = s.file.take() {
-                t.retire.push(path);
-            }
-        }
-        t.retire();
+    /// On close, once the last take (which closed every segment) was committed and its
+    /// segments deleted: the lock file goes too, so nothing is left for a later open.
+    pub(crate) fn remove_lock(&self) {
         let _ = fs::remove_file(self.dir.join(format!("{}.lock", self.owner)));
     }
 }

@@ -150,10 +150,12 @@ impl Writer<'_> {
             let Some(first) = first else { break };
             self.handle(first, &mut rx, max_batch);
         }
+        // The forced tick takes from every shard and closes every segment; once its
+        // transaction committed, those segments are deleted and only the lock is left.
         let closed = self.tick(true);
         if let (Some(j), Ok(())) = (&self.journal, closed) {
             if self.retry.events.is_empty() {
-                j.remove_files();
+                j.remove_lock();
             }
         }
         tracing::debug!("ledger writer stopped");
