@@ -75,9 +75,8 @@ pub async fn run_attempts(
             .ok_or_else(|| GatewayError::internal(Phase::Forward, "provider vanished"))?;
         let body = upstream_body(&parsed, cand, admission.as_ref());
         let t_attempt = Instant::now();
-        let http = gw.http();
         let sent = tokio::select! {
-            r = forward(&http, up, ctx.endpoint, body, anthropic_version.as_deref(), gw.timeout()) => r,
+            r = forward(up, ctx.endpoint, body, anthropic_version.as_deref(), gw.timeout()) => r,
             _ = &mut gone => {
                 // Client gone before the upstream answered: cancel, bill the prompt (estimated).
                 let est = estimated_prompt(&parsed);

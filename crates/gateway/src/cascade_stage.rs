@@ -100,18 +100,8 @@ pub(crate) async fn call_stage(
         };
         let failed =
             |kind: OutcomeKind, t: Instant| Outcome::failure(kind, t.elapsed().as_micros() as u64);
-        let http = gw.http();
         let outcome = 'attempt: {
-            match forward(
-                &http,
-                up,
-                ctx.endpoint,
-                body,
-                call.anthropic_version,
-                gw.timeout(),
-            )
-            .await
-            {
+            match forward(up, ctx.endpoint, body, call.anthropic_version, gw.timeout()).await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();

@@ -17,6 +17,7 @@ pub mod cascade_stage;
 pub mod config;
 pub mod democonfig;
 pub mod error;
+pub mod h1client;
 pub mod json_answer;
 pub mod keys;
 pub mod meter;

@@ -144,11 +144,6 @@ impl Gateway {
         Self::build(cfg, Arc::new(SystemClock))
     }
 
-    /// The calling thread's pooled upstream client.
-    pub fn http(&self) -> crate::upstream::HttpClient {
-        crate::upstream::local_client()
-    }
-
     /// Upstream timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.cfg.server.upstream_timeout_ms)

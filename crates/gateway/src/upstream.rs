@@ -1,18 +1,15 @@
 //! Upstream providers: base URL, wire format, the secret read from the environment (never
-//! logged, never in the ledger), the HTTP client (hyper, HTTP/1.1 with pooled keep-alive,
-//! rustls for `https://` providers), and the `forward` phase that sends one attempt.
+//! logged, never in the ledger), and the `forward` phase that sends one attempt through the
+//! lean HTTP/1.1 client of [`crate::h1client`] (pooled keep-alive, rustls for `https://`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::GatewayError;
+use crate::h1client::{self, CallError, Target};
 use crate::request::Endpoint;
 
 /// A configured provider, ready to call.
@@ -26,9 +23,9 @@ pub struct Upstream {
     pub base_url: String,
     /// Provider name in the catalog.
     pub catalog_provider: String,
-    secret: Option<String>,
-    /// Endpoint URIs, parsed once (chat, embeddings, messages).
-    urls: [Option<Uri>; 3],
+    /// Endpoint targets (chat, embeddings, messages), each with its request head built once
+    /// (it carries the provider key: never printed), or why the URL is unusable.
+    targets: [Result<Target, String>; 3],
 }
 
 impl std::fmt::Debug for Upstream {
@@ -37,8 +34,7 @@ impl std::fmt::Debug for Upstream {
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("base_url", &self.base_url)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,18 +45,38 @@ impl Upstream {
         secrets: &std::collections::HashMap<String, String>,
     ) -> Upstream {
         let base_url = p.base_url.trim_end_matches('/').to_string();
-        let url = |e: Endpoint| format!("{base_url}{}", e.path()).parse::<Uri>().ok();
+        let secret = p.api_key_env.as_ref().and_then(|e| secrets.get(e));
+        // A key with bytes a header cannot carry is left out (the provider then answers
+        // 401, naming the problem better than a guess here could).
+        let auth = secret.and_then(|s| {
+            let v = match p.kind {
+                ProviderKind::Openai => HeaderValue::from_str(&format!("Bearer {s}")),
+                ProviderKind::Anthropic => HeaderValue::from_str(s),
+            };
+            v.ok()
+        });
+        let json = HeaderValue::from_static("application/json");
+        let target = |e: Endpoint| {
+            let mut fixed: Vec<(&str, &HeaderValue)> = vec![("content-type", &json)];
+            if let Some(a) = &auth {
+                fixed.push(match p.kind {
+                    ProviderKind::Openai => ("authorization", a),
+                    ProviderKind::Anthropic => ("x-api-key", a),
+                });
+            }
+            Target::post(&format!("{base_url}{}", e.path()), &fixed)
+                .map_err(|why| format!("base_url '{base_url}' does not form a usable URL: {why}"))
+        };
         Upstream {
-            urls: [
-                url(Endpoint::ChatCompletions),
-                url(Endpoint::Embeddings),
-                url(Endpoint::Messages),
+            targets: [
+                target(Endpoint::ChatCompletions),
+                target(Endpoint::Embeddings),
+                target(Endpoint::Messages),
             ],
             base_url: base_url.clone(),
             name: p.name.clone(),
             kind: p.kind,
             catalog_provider: p.catalog_provider.clone().unwrap_or_else(|| p.name.clone()),
-            secret: p.api_key_env.as_ref().and_then(|e| secrets.get(e).cloned()),
         }
     }
 
@@ -73,84 +89,30 @@ impl Upstream {
     }
 }
 
-/// The client every attempt goes through: one connection pool per gateway.
-pub type HttpClient =
-    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-thread_local! {
-    /// This thread's pooled client: each server thread keeps its own upstream connections,
-    /// so a request and its upstream connection are driven by the same runtime.
-    static LOCAL: HttpClient = build_client();
-}
-
-/// The calling thread's pooled upstream client (cheap to clone: shared pool).
-pub fn local_client() -> HttpClient {
-    LOCAL.with(Clone::clone)
-}
-
-/// Builds the upstream client: TCP_NODELAY, 10 s connect timeout, up to 1024 idle
-/// keep-alive connections per host for 90 s, no redirects (hyper never follows them),
-/// `http://` and `https://` (rustls, Mozilla roots).
-fn build_client() -> HttpClient {
-    let mut tcp = HttpConnector::new();
-    tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(Duration::from_secs(10)));
-    tcp.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .build(https)
-}
-
 /// An upstream answer whose status and headers arrived; the body is read with `bytes` (all
 /// of it) or `chunk` (as it comes). Dropping it cancels the upstream call.
 #[derive(Debug)]
-pub struct UpstreamResponse {
-    parts: http::response::Parts,
-    body: Incoming,
-}
+pub struct UpstreamResponse(h1client::Response);
 
 impl UpstreamResponse {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.parts.status
+        self.0.head.status
     }
 
     /// Response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.parts.headers
+        &self.0.head.headers
     }
 
     /// The whole body.
     pub async fn bytes(self) -> Result<Bytes, String> {
-        self.body
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .map_err(|e| error_text(&e))
+        self.0.bytes().await
     }
 
     /// The next piece of the body (`None` at its end).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
-        loop {
-            match self.body.frame().await {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(error_text(&e)),
-                Some(Ok(f)) => {
-                    if let Ok(data) = f.into_data() {
-                        if !data.is_empty() {
-                            return Ok(Some(data));
-                        }
-                    }
-                }
-            }
-        }
+        self.0.chunk().await
     }
 }
 
@@ -225,7 +187,6 @@ impl AttemptError {
 
 /// The `forward` phase: sends one attempt and returns once response headers arrived.
 pub async fn forward(
-    http: &HttpClient,
     up: &Upstream,
     endpoint: Endpoint,
     body: Vec<u8>,
@@ -237,47 +198,30 @@ pub async fn forward(
         Endpoint::Embeddings => 1,
         Endpoint::Messages => 2,
     };
-    let Some(uri) = up.urls[idx].clone() else {
-        return Err(AttemptError::Other(format!(
-            "base_url '{}' does not form a valid URL",
-            up.base_url
-        )));
-    };
-    let mut req = http::Request::post(uri)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| AttemptError::Other(format!("could not build the upstream request: {e}")))?;
-    let h = req.headers_mut();
-    match up.kind {
-        ProviderKind::Openai => {
-            if let Some(s) = &up.secret {
-                if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {s}")) {
-                    v.set_sensitive(true);
-                    h.insert(http::header::AUTHORIZATION, v);
-                }
-            }
-        }
-        ProviderKind::Anthropic => {
-            if let Some(s) = &up.secret {
-                if let Ok(mut v) = HeaderValue::from_str(s) {
-                    v.set_sensitive(true);
-                    h.insert("x-api-key", v);
-                }
-            }
-            let version = anthropic_version
+    let target = up.targets[idx]
+        .as_ref()
+        .map_err(|why| AttemptError::Other(why.clone()))?;
+    let version = match up.kind {
+        ProviderKind::Openai => None,
+        ProviderKind::Anthropic => Some(
+            anthropic_version
                 .and_then(|v| HeaderValue::from_str(v).ok())
-                .unwrap_or(HeaderValue::from_static("2023-06-01"));
-            h.insert("anthropic-version", version);
+                .unwrap_or(HeaderValue::from_static("2023-06-01")),
+        ),
+    };
+    let one;
+    let extra: &[(&str, &HeaderValue)] = match &version {
+        Some(v) => {
+            one = [("anthropic-version", v)];
+            &one
         }
-    }
-    let resp = match tokio::time::timeout(timeout, http.request(req)).await {
+        None => &[],
+    };
+    let resp = match tokio::time::timeout(timeout, h1client::post(target, extra, &body)).await {
         Err(_) => return Err(AttemptError::Timeout),
-        Ok(Err(e)) if e.is_connect() => return Err(AttemptError::Connect(error_text(&e))),
-        Ok(Err(e)) => return Err(AttemptError::Other(error_text(&e))),
-        Ok(Ok(r)) => {
-            let (parts, body) = r.into_parts();
-            UpstreamResponse { parts, body }
-        }
+        Ok(Err(CallError::Connect(e))) => return Err(AttemptError::Connect(e)),
+        Ok(Err(CallError::Protocol(e))) => return Err(AttemptError::Other(e)),
+        Ok(Ok(r)) => UpstreamResponse(r),
     };
     let status = resp.status().as_u16();
     if status >= 400 {
@@ -293,16 +237,4 @@ pub async fn forward(
         });
     }
     Ok(resp)
-}
-
-/// An error with its chain of causes, on one line (no secrets: URLs carry none).
-fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
