@@ -305,28 +305,33 @@ fn observed_err(err: &AttemptError, t: Instant) -> Observed {
 
 /// The body sent upstream: upstream model id, clamped output cap, usage asked for.
 fn upstream_body(p: &ParsedRequest, c: &Candidate, a: Option<&Admission>) -> Vec<u8> {
-    let mut b = p.body.clone();
-    b.remove("max_price"); // a routing hint for jevons, not for the provider
-    b.insert("model".into(), c.upstream_model.clone().into());
+    let mut set = vec![("model", serde_json::Value::from(c.upstream_model.as_str()))];
     if let Some(a) = a {
-        let field = if b.contains_key("max_completion_tokens") {
+        let field = if p.body.contains_key("max_completion_tokens") {
             "max_completion_tokens"
         } else {
             "max_tokens"
         };
         if p.endpoint != Endpoint::Embeddings {
-            b.insert(field.into(), a.max_output_tokens.into());
+            set.push((field, a.max_output_tokens.into()));
         }
     }
     if p.stream && p.endpoint == Endpoint::ChatCompletions {
-        let opts = b
-            .entry("stream_options")
-            .or_insert_with(|| serde_json::json!({}));
-        if let Some(o) = opts.as_object_mut() {
-            o.insert("include_usage".into(), true.into());
-        } else {
-            *opts = serde_json::json!({"include_usage": true});
-        }
+        let opts = match p.body.get("stream_options") {
+            Some(serde_json::Value::Object(o)) => {
+                let mut o = o.clone();
+                o.insert("include_usage".into(), true.into());
+                serde_json::Value::Object(o)
+            }
+            _ => serde_json::json!({"include_usage": true}),
+        };
+        set.push(("stream_options", opts));
     }
-    serde_json::to_vec(&b).unwrap_or_default()
+    crate::patch::Patched {
+        base: &p.body,
+        // A routing hint for jevons, not for the provider.
+        remove: &["max_price"],
+        set,
+    }
+    .to_vec()
 }

@@ -42,20 +42,24 @@ pub(crate) struct Call<'a> {
 
 /// The non-streaming body for one stage's candidate.
 fn stage_body(p: &ParsedRequest, c: &Candidate, out_cap: Option<u64>) -> Vec<u8> {
-    let mut b = p.body.clone();
-    b.remove("max_price");
-    b.remove("stream_options");
-    b.insert("stream".into(), false.into());
-    b.insert("model".into(), c.upstream_model.clone().into());
+    let mut set = vec![
+        ("stream", serde_json::Value::from(false)),
+        ("model", c.upstream_model.as_str().into()),
+    ];
     if let Some(cap) = out_cap {
-        let field = if b.contains_key("max_completion_tokens") {
+        let field = if p.body.contains_key("max_completion_tokens") {
             "max_completion_tokens"
         } else {
             "max_tokens"
         };
-        b.insert(field.into(), cap.into());
+        set.push((field, cap.into()));
     }
-    serde_json::to_vec(&b).unwrap_or_default()
+    crate::patch::Patched {
+        base: &p.body,
+        remove: &["max_price", "stream_options"],
+        set,
+    }
+    .to_vec()
 }
 
 /// One stage (cheap or strong) with the usual fallback over its plan. Every attempt is a

@@ -22,6 +22,7 @@ pub mod json_answer;
 pub mod keys;
 pub mod meter;
 pub mod metrics;
+mod patch;
 pub mod policy_state;
 pub mod proxy;
 pub mod request;

@@ -206,7 +206,8 @@ pub fn status_label(s: Status) -> &'static str {
 /// Sets a header when the value is valid.
 pub fn set(h: &mut HeaderMap, name: &'static str, v: &str) {
     if let Ok(v) = HeaderValue::from_str(v) {
-        h.insert(name, v);
+        // A static name costs no copy (`insert(&str)` would copy a non-standard one).
+        h.insert(http::HeaderName::from_static(name), v);
     }
 }
 
