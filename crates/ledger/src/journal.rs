@@ -230,7 +230,9 @@ impl Journal {
             }
             let n = s.events.len();
             if t.events.is_empty() {
-                t.events = std::mem::take(&mut s.events);
+                // The shard keeps room for as many as it just held: pushing into a fresh
+                // empty vector regrew (and moved) it many times per tick under load.
+                t.events = std::mem::replace(&mut s.events, Vec::with_capacity(n));
             } else {
                 t.events.append(&mut s.events);
             }
