@@ -28,7 +28,7 @@
 //!   cancelled.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -226,13 +226,13 @@ struct Idle {
 
 thread_local! {
     /// This thread's idle connections by origin.
-    static POOL: RefCell<HashMap<String, Vec<Idle>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<HashMap<String, VecDeque<Idle>>> = RefCell::new(HashMap::new());
 }
 
 /// The newest live idle connection to `origin`, if any.
 fn checkout(origin: &str) -> Option<Conn> {
     loop {
-        let idle = POOL.with(|p| p.borrow_mut().get_mut(origin).and_then(Vec::pop))?;
+        let idle = POOL.with(|p| p.borrow_mut().get_mut(origin).and_then(VecDeque::pop_back))?;
         let idle_for = idle.since.elapsed();
         if idle_for >= IDLE_TIMEOUT {
             // The newest is too old, so are all older ones.
@@ -256,19 +256,24 @@ fn still_open(tcp: &TcpStream) -> bool {
     tcp.poll_peek(&mut cx, &mut buf).is_pending()
 }
 
-/// Returns a connection whose last response was read to the end.
+/// Returns a connection whose last response was read to the end; closes the origin's
+/// connections idle for too long (the oldest are at the front).
 fn checkin(origin: &str, conn: Conn) {
+    let now = Instant::now();
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         let idle = match p.get_mut(origin) {
             Some(v) => v,
             None => p.entry(origin.to_string()).or_default(),
         };
+        while idle
+            .front()
+            .is_some_and(|i| now.duration_since(i.since) >= IDLE_TIMEOUT)
+        {
+            idle.pop_front();
+        }
         if idle.len() < MAX_IDLE {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+            idle.push_back(Idle { conn, since: now });
         }
     });
 }
