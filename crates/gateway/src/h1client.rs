@@ -15,12 +15,20 @@
 //!   end with nothing left over, on HTTP/1.1 without `Connection: close`.
 //! - **Stale connections**: one idle for more than a second is checked without blocking
 //!   (`MSG_PEEK`) before use; one the server closed is dropped. If a reused connection
-//!   fails before any byte of an answer came back (the server closed it as the request left),
-//!   the request is sent once more on a new connection.
+//!   fails on the write, or ends within 250 ms of it, before any byte of an answer came back
+//!   (the server closed it as the request left), the request is sent once more on a new
+//!   connection. A later failure is returned: the server may have started on the request,
+//!   and a second copy could be billed twice.
+//! - **Idle connections** are closed after 90 s by a reaper on each server thread
+//!   ([`reap_idle`]), also for origins no request goes to any more.
+//! - **Connecting**: the host's addresses in turn, each for its share of 10 s (at least 2 s).
+//! - **Early answers**: when the write fails, an answer the server already sent (a 413 before
+//!   it read a large body) is returned rather than the write error.
 //! - **Framing** (RFC 9112 §6): no body for 1xx/204/304; `Transfer-Encoding` ending in
 //!   `chunked` is decoded (extensions ignored, trailers skipped); any other
 //!   `Transfer-Encoding`, or neither header, reads to the connection's end; `Content-Length`
-//!   must be one number (repeats must agree). Interim 1xx answers are skipped.
+//!   must be one number (repeats, also as a list, must agree). Interim 1xx answers are
+//!   skipped.
 //! - **Limits**: response head ≤ 64 KiB and ≤ 128 header lines; a chunk-size line ≤ 4 KiB,
 //!   trailers ≤ 64 KiB. Anything else malformed is an error naming what was wrong.
 //! - `https://` over rustls with the Mozilla roots (webpki-roots), ALPN `http/1.1`.
@@ -47,8 +55,16 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const CHECK_AFTER: Duration = Duration::from_secs(1);
 /// Most idle connections kept per origin (per thread).
 const MAX_IDLE: usize = 1024;
-/// TCP connect (and TLS handshake) limit.
+/// TCP connect (and TLS handshake) limit, over all of a host's addresses.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Least time one address gets before the next is tried.
+const PER_ADDRESS: Duration = Duration::from_secs(2);
+/// A reused connection that ends this soon after the request was written, before any byte
+/// of an answer, was closed by the server while idle: the request is sent once more.
+/// Later, the server may have started on it, so the failure is returned instead.
+const STALE_WINDOW: Duration = Duration::from_millis(250);
+/// How often each thread closes connections idle for longer than `IDLE_TIMEOUT`.
+const REAP_EVERY: Duration = Duration::from_secs(30);
 /// Largest response head.
 const MAX_HEAD: usize = 64 * 1024;
 /// Most header lines in a response head.
@@ -278,6 +294,22 @@ fn checkin(origin: &str, conn: Conn) {
     });
 }
 
+/// Closes this thread's connections idle for longer than 90 s, for every origin (also those
+/// no request goes to any more). Runs on each server thread until its runtime stops.
+pub async fn reap_idle() {
+    loop {
+        tokio::time::sleep(REAP_EVERY).await;
+        let now = Instant::now();
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            for idle in p.values_mut() {
+                idle.retain(|i| now.duration_since(i.since) < IDLE_TIMEOUT);
+            }
+            p.retain(|_, idle| !idle.is_empty());
+        });
+    }
+}
+
 fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     CONFIG
@@ -298,9 +330,7 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
 
 async fn connect(t: &Target) -> Result<Conn, CallError> {
     let connecting = async {
-        let tcp = TcpStream::connect((t.host.as_str(), t.port))
-            .await
-            .map_err(|e| CallError::Connect(format!("{}: {e}", t.origin)))?;
+        let tcp = connect_tcp(t).await?;
         let _ = tcp.set_nodelay(true);
         let io = if t.tls {
             let cfg = tls_config().map_err(CallError::Connect)?;
@@ -330,6 +360,32 @@ async fn connect(t: &Target) -> Result<Conn, CallError> {
     }
 }
 
+/// Tries the host's addresses in turn, each for its share of the connect time (at least
+/// 2 s), so one that drops packets does not use up the whole limit.
+async fn connect_tcp(t: &Target) -> Result<TcpStream, CallError> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port))
+        .await
+        .map_err(|e| CallError::Connect(format!("{}: {e}", t.origin)))?
+        .collect();
+    let n = u32::try_from(addrs.len()).unwrap_or(u32::MAX).max(1);
+    let each = (CONNECT_TIMEOUT / n).max(PER_ADDRESS);
+    let mut last = format!("{}: the host name resolved to no address", t.origin);
+    for addr in addrs {
+        match tokio::time::timeout(each, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => return Ok(tcp),
+            Ok(Err(e)) => last = format!("{} ({addr}): {e}", t.origin),
+            Err(_) => {
+                last = format!(
+                    "{} ({addr}): no connection within {} ms",
+                    t.origin,
+                    each.as_millis()
+                )
+            }
+        }
+    }
+    Err(CallError::Connect(last))
+}
+
 /// Sends `POST` with `body` (and per-request `extra` headers) and returns once the response
 /// head arrived.
 pub async fn post(
@@ -351,20 +407,23 @@ pub async fn post(
             Ok(r) => return Ok(r),
             // The server closed the idle connection as the request left: nothing was
             // answered, so the request goes once more on a fresh connection.
-            Err(Failure::Unanswered(_)) => {}
-            Err(Failure::Answered(e)) => return Err(CallError::Protocol(e)),
+            Err(Failure::Stale(_)) => {}
+            Err(Failure::Failed(e)) => return Err(CallError::Protocol(e)),
         }
     }
     let conn = connect(t).await?;
     exchange(t, conn, &req).await.map_err(|f| match f {
-        Failure::Unanswered(e) | Failure::Answered(e) => CallError::Protocol(e),
+        Failure::Stale(e) | Failure::Failed(e) => CallError::Protocol(e),
     })
 }
 
-/// How an exchange failed: before any byte of an answer, or after.
+/// How an exchange failed.
 enum Failure {
-    Unanswered(String),
-    Answered(String),
+    /// Nothing came back and the connection failed on the write or right after it: on a
+    /// reused connection, one the server had closed.
+    Stale(String),
+    /// Anything else; the server may have seen the request.
+    Failed(String),
 }
 
 async fn exchange(t: &Target, mut conn: Conn, req: &[u8]) -> Result<Response, Failure> {
@@ -373,11 +432,35 @@ async fn exchange(t: &Target, mut conn: Conn, req: &[u8]) -> Result<Response, Fa
         conn.io.flush().await
     };
     if let Err(e) = written.await {
-        return Err(Failure::Unanswered(format!(
+        // A server may answer (413, 400) and close before reading a large body: that
+        // answer, when it came, says more than the failed write.
+        let early = tokio::time::timeout(STALE_WINDOW, read_head(t, &mut conn)).await;
+        if let Ok(Ok(head)) = early {
+            return Ok(Response::new(t.origin.clone(), conn, head));
+        }
+        return Err(Failure::Stale(format!(
             "{}: sending the request failed: {e}",
             t.origin
         )));
     }
+    let sent = Instant::now();
+    match read_head(t, &mut conn).await {
+        Ok(head) => Ok(Response::new(t.origin.clone(), conn, head)),
+        Err(HeadError::Nothing(e)) if sent.elapsed() <= STALE_WINDOW => Err(Failure::Stale(e)),
+        Err(HeadError::Nothing(e) | HeadError::Bad(e)) => Err(Failure::Failed(e)),
+    }
+}
+
+/// Why no response head was read.
+enum HeadError {
+    /// The connection ended or failed before any byte of an answer.
+    Nothing(String),
+    /// A malformed, oversized or cut-off head.
+    Bad(String),
+}
+
+/// Reads the response head, skipping interim 1xx answers.
+async fn read_head(t: &Target, conn: &mut Conn) -> Result<Head, HeadError> {
     let mut answered = false;
     loop {
         if !conn.buf.is_empty() {
@@ -387,53 +470,38 @@ async fn exchange(t: &Target, mut conn: Conn, req: &[u8]) -> Result<Response, Fa
                     conn.buf.advance(len);
                     if head.status.is_informational() {
                         if head.status == StatusCode::SWITCHING_PROTOCOLS {
-                            return Err(Failure::Answered(format!(
+                            return Err(HeadError::Bad(format!(
                                 "{}: answered 101 Switching Protocols to a POST",
                                 t.origin
                             )));
                         }
                         continue;
                     }
-                    return Ok(Response::new(t.origin.clone(), conn, head));
+                    return Ok(head);
                 }
                 Ok(None) if conn.buf.len() > MAX_HEAD => {
-                    return Err(Failure::Answered(format!(
+                    return Err(HeadError::Bad(format!(
                         "{}: response head larger than {} KiB",
                         t.origin,
                         MAX_HEAD / 1024
                     )))
                 }
                 Ok(None) => {}
-                Err(e) => return Err(Failure::Answered(format!("{}: {e}", t.origin))),
+                Err(e) => return Err(HeadError::Bad(format!("{}: {e}", t.origin))),
             }
         }
-        match conn.fill().await {
-            Ok(0) if answered => {
-                return Err(Failure::Answered(format!(
-                    "{}: connection closed in the middle of the response head",
-                    t.origin
-                )))
-            }
-            Ok(0) => {
-                return Err(Failure::Unanswered(format!(
-                    "{}: connection closed before a response",
-                    t.origin
-                )))
-            }
-            Ok(_) => {}
-            Err(e) if answered => {
-                return Err(Failure::Answered(format!(
-                    "{}: reading the response failed: {e}",
-                    t.origin
-                )))
-            }
-            Err(e) => {
-                return Err(Failure::Unanswered(format!(
-                    "{}: reading the response failed: {e}",
-                    t.origin
-                )))
-            }
-        }
+        let what = match conn.fill().await {
+            Ok(0) if answered => "connection closed in the middle of the response head".into(),
+            Ok(0) => "connection closed before a response".into(),
+            Ok(_) => continue,
+            Err(e) => format!("reading the response failed: {e}"),
+        };
+        let e = format!("{}: {what}", t.origin);
+        return Err(if answered {
+            HeadError::Bad(e)
+        } else {
+            HeadError::Nothing(e)
+        });
     }
 }
 
@@ -487,21 +555,22 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, String> {
             chunked = last == "chunked";
             close_delimited = !chunked;
         } else if name == http::header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .map(str::trim)
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "invalid Content-Length '{}' in the response",
-                        String::from_utf8_lossy(h.value)
-                    )
-                })?;
-            if length.is_some_and(|l| l != n) {
-                return Err("conflicting Content-Length headers in the response".into());
+            // A list of one repeated number counts as that number (RFC 9110 §8.6).
+            for item in std::str::from_utf8(h.value).unwrap_or("\u{0}").split(',') {
+                let n = Some(item.trim())
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "invalid Content-Length '{}' in the response",
+                            String::from_utf8_lossy(h.value)
+                        )
+                    })?;
+                if length.is_some_and(|l| l != n) {
+                    return Err("conflicting Content-Length values in the response".into());
+                }
+                length = Some(n);
             }
-            length = Some(n);
         } else if name == http::header::CONNECTION {
             let v = value.to_str().unwrap_or("");
             if v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")) {
@@ -944,6 +1013,12 @@ mod tests {
             Ok(Some((Framing::Length(5), true)))
         );
         assert!(f("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n").is_err());
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\n\r\n"),
+            Ok(Some((Framing::Length(5), true)))
+        );
+        assert!(f("HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n").is_err());
+        assert!(f("HTTP/1.1 200 OK\r\ncontent-length: 5,\r\n\r\n").is_err());
         assert!(f("HTTP/1.1 200 OK\r\ncontent-length: -5\r\n\r\n").is_err());
         assert!(f("HTTP/1.1 200 OK\r\ncontent-length: 5x\r\n\r\n").is_err());
         assert_eq!(

@@ -181,6 +181,8 @@ fn serve_thread(ctx: ThreadCtx) {
                 Err(e) => tracing::error!(error = %e, "cannot register the listener"),
             }
         }
+        // This thread's idle upstream connections are closed after 90 s.
+        let reaper = tokio::spawn(crate::h1client::reap_idle());
         let graceful = GracefulShutdown::new();
         loop {
             let std_stream = tokio::select! {
@@ -220,6 +222,7 @@ fn serve_thread(ctx: ThreadCtx) {
         while gw.inflight.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        reaper.abort();
     });
 }
 

@@ -227,3 +227,75 @@ async fn a_stream_arrives_piece_by_piece_and_dropping_it_closes_the_connection()
         .expect("value");
     assert_eq!(n, 0, "the server reads the end of the stream");
 }
+
+#[tokio::test]
+async fn a_reused_connection_failing_late_is_an_error_not_a_second_request() {
+    // The first request is answered; the second is read, then the server takes longer than
+    // the stale window and drops the connection without answering (a crash mid-request).
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut n = 0;
+                while read_request(&mut s, &mut buf).await.is_some() {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    n += 1;
+                    if n == 2 {
+                        tokio::time::sleep(Duration::from_millis(400)).await;
+                        return;
+                    }
+                    if s.write_all(&ok(0)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let t = Target::post(&format!("http://{addr}/x"), &[]).expect("target");
+    assert!(body_of(&t).await.is_ok());
+    let e = body_of(&t).await.expect_err("the second request fails");
+    assert!(e.contains("connection closed before a response"), "{e}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "sent once, not resent");
+}
+
+#[tokio::test]
+async fn an_answer_sent_before_the_body_was_read_is_returned() {
+    // The server answers 413 after the head and closes without reading the 32 MiB body.
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut b = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut b).await.expect("read");
+            head.extend_from_slice(&b[..n]);
+        }
+        let body = r#"{"error":"too large"}"#;
+        let answer = format!(
+            "HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(answer.as_bytes()).await.expect("write");
+        drop(s);
+    });
+    let t = Target::post(&format!("http://{addr}/x"), &[]).expect("target");
+    let big = vec![b'x'; 32 << 20];
+    match post(&t, &[], &big).await {
+        Ok(r) => {
+            assert_eq!(r.head.status, 413);
+            let b = r.bytes().await.expect("body");
+            assert_eq!(&b[..], br#"{"error":"too large"}"#);
+        }
+        // The kernel may have discarded the answer when the reset came: then the write's
+        // own error is what is left.
+        Err(CallError::Protocol(e)) => assert!(e.contains("sending the request failed"), "{e}"),
+        Err(e) => panic!("unexpected {e:?}"),
+    }
+}
