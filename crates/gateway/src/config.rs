@@ -130,6 +130,10 @@ pub struct ProviderConfig {
     /// Models this provider serves: public name = upstream id unless routes say otherwise.
     #[serde(default)]
     pub models: Vec<String>,
+    /// PEM file of CA certificates trusted for this provider's `https://` URL besides the
+    /// Mozilla roots (a self-hosted server behind an internal CA).
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// The whole file, validated.
@@ -388,6 +392,20 @@ impl Cx<'_> {
                     &format!("'{}' is not an http(s) URL", p.base_url),
                 );
             }
+            if let Some(ca) = &p.ca_file {
+                let problem = if !p.base_url.starts_with("https://") {
+                    Some("applies only to an https:// base_url".to_string())
+                } else {
+                    crate::h1client::load_roots(std::path::Path::new(ca)).err()
+                };
+                if let Some(why) = problem {
+                    self.at(
+                        provider_span(i, "ca_file"),
+                        &format!("providers[{i}].ca_file"),
+                        &why,
+                    );
+                }
+            }
             if let Some(var) = &p.api_key_env {
                 if var.is_empty() || var.contains(['=', ' ']) {
                     self.at(
@@ -454,6 +472,62 @@ x = 1
         assert!(joined.contains("j.toml:21: bogus"), "{joined}");
         assert!(joined.contains("j.toml:3: server.listen"), "{joined}");
         assert!(errs.len() >= 4, "{joined}");
+    }
+
+    #[test]
+    fn a_ca_file_must_be_readable_certificates_for_an_https_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("notes.txt");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let cert = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tls/localhost.cert.pem"
+        );
+        let src = format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+[[providers]]
+name = "a"
+kind = "openai"
+base_url = "https://127.0.0.1:1"
+ca_file = "/nonexistent/ca.pem"
+[[providers]]
+name = "b"
+kind = "openai"
+base_url = "http://127.0.0.1:1"
+ca_file = "{cert}"
+[[providers]]
+name = "c"
+kind = "openai"
+base_url = "https://127.0.0.1:1"
+ca_file = "{}"
+[[providers]]
+name = "d"
+kind = "openai"
+base_url = "https://127.0.0.1:1"
+ca_file = "{cert}"
+"#,
+            not_pem.display()
+        );
+        let errs = GatewayConfig::parse(&src, "t.toml").unwrap_err().0;
+        let joined: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        let joined = joined.join("\n");
+        assert!(
+            joined.contains("t.toml:8: providers[0].ca_file") && joined.contains("cannot read"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("t.toml:13: providers[1].ca_file")
+                && joined.contains("only to an https://"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("t.toml:18: providers[2].ca_file")
+                && joined.contains("holds no certificate"),
+            "{joined}"
+        );
+        assert_eq!(errs.len(), 3, "{joined}");
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub struct Target {
     /// `POST <path> HTTP/1.1`, `host`, `content-type` and the fixed headers, each line ended
     /// by CRLF (may hold a secret: never printed).
     head: Vec<u8>,
+    /// TLS settings when they are not the default ones (extra trusted CAs).
+    tls_config: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -139,7 +141,15 @@ impl Target {
             host,
             port,
             head,
+            tls_config: None,
         })
+    }
+
+    /// The same target, also trusting the CA certificates in the PEM file `ca_file`.
+    pub fn trusting(mut self, ca_file: &std::path::Path) -> Result<Target, String> {
+        let extra = load_roots(ca_file)?;
+        self.tls_config = Some(build_tls_config(extra)?);
+        Ok(self)
     }
 
     /// `scheme://host:port`.
@@ -310,22 +320,56 @@ pub async fn reap_idle() {
     }
 }
 
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+/// The certificates in a PEM file: at least one, each parsed.
+pub fn load_roots(
+    path: &std::path::Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let shown = path.display();
+    let iter = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read '{shown}': {e}"))?;
+    let certs = iter
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("'{shown}' is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "'{shown}' holds no certificate (expected PEM blocks: -----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for (i, c) in certs.iter().enumerate() {
+        store
+            .add(c.clone())
+            .map_err(|e| format!("certificate {} in '{shown}' is unusable: {e}", i + 1))?;
+    }
+    Ok(certs)
+}
+
+/// Client TLS settings: the Mozilla roots plus `extra`, ALPN `http/1.1`.
+fn build_tls_config(
+    extra: Vec<rustls_pki_types::CertificateDer<'static>>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for c in extra {
+        roots
+            .add(c)
+            .map_err(|e| format!("an extra CA certificate is unusable: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// The default TLS settings, built once.
+fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS set-up failed: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Ok(Arc::new(cfg))
-        })
-        .clone()
+    CONFIG.get_or_init(|| build_tls_config(Vec::new())).clone()
 }
 
 async fn connect(t: &Target) -> Result<Conn, CallError> {
@@ -333,7 +377,10 @@ async fn connect(t: &Target) -> Result<Conn, CallError> {
         let tcp = connect_tcp(t).await?;
         let _ = tcp.set_nodelay(true);
         let io = if t.tls {
-            let cfg = tls_config().map_err(CallError::Connect)?;
+            let cfg = match &t.tls_config {
+                Some(c) => c.clone(),
+                None => default_tls_config().map_err(CallError::Connect)?,
+            };
             let name = rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(|e| {
                 CallError::Connect(format!("{}: not a TLS server name: {e}", t.origin))
             })?;

@@ -64,8 +64,15 @@ impl Upstream {
                     ProviderKind::Anthropic => ("x-api-key", a),
                 });
             }
-            Target::post(&format!("{base_url}{}", e.path()), &fixed)
-                .map_err(|why| format!("base_url '{base_url}' does not form a usable URL: {why}"))
+            let t = Target::post(&format!("{base_url}{}", e.path()), &fixed).map_err(|why| {
+                format!("base_url '{base_url}' does not form a usable URL: {why}")
+            })?;
+            match &p.ca_file {
+                Some(ca) => t
+                    .trusting(std::path::Path::new(ca))
+                    .map_err(|why| format!("ca_file: {why}")),
+                None => Ok(t),
+            }
         };
         Upstream {
             targets: [

@@ -299,3 +299,93 @@ async fn an_answer_sent_before_the_body_was_read_is_returned() {
         Err(e) => panic!("unexpected {e:?}"),
     }
 }
+
+mod common;
+use common::{tls_acceptor, tls_fixture as fixture};
+
+/// A TLS server on 127.0.0.1 with the fixture identity, answering `ok` to every request on
+/// every connection; returns its port and the number of connections accepted.
+async fn tls_server() -> (u16, Arc<AtomicUsize>) {
+    let acceptor = tls_acceptor();
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut n = 0;
+                while read_tls_request(&mut tls, &mut buf).await {
+                    if tls.write_all(&ok(n)).await.is_err() {
+                        return;
+                    }
+                    n += 1;
+                }
+            });
+        }
+    });
+    (port, conns)
+}
+
+/// Reads one request head and its Content-Length body from a TLS stream.
+async fn read_tls_request<S: tokio::io::AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> bool {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                buf.drain(..end + 4 + len);
+                return true;
+            }
+        }
+        let mut b = [0u8; 4096];
+        match s.read(&mut b).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&b[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn https_with_a_trusted_ca_file_works_and_keeps_its_connection() {
+    let (port, conns) = tls_server().await;
+    let t = Target::post(
+        &format!("https://localhost:{port}/v1/chat/completions"),
+        &[],
+    )
+    .expect("target")
+    .trusting(&fixture("localhost.cert.pem"))
+    .expect("trusted");
+    for i in 0..3 {
+        assert_eq!(body_of(&t).await, Ok(format!("{{\"n\":{i}}}")));
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn https_to_an_untrusted_certificate_is_a_connect_error() {
+    let (port, _) = tls_server().await;
+    let t = Target::post(&format!("https://localhost:{port}/x"), &[]).expect("target");
+    match post(&t, &[], b"{}").await {
+        Err(CallError::Connect(e)) => {
+            assert!(e.contains("TLS") && e.contains("certificate"), "{e}")
+        }
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    // A file that is not a certificate is refused when the target is built.
+    let e = Target::post(&format!("https://localhost:{port}/x"), &[])
+        .expect("target")
+        .trusting(&fixture("README.md"))
+        .expect_err("not a certificate");
+    assert!(e.contains("holds no certificate"), "{e}");
+}

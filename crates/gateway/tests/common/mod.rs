@@ -157,3 +157,57 @@ pub fn flush_blocking(
             .unwrap_or_else(|_| Err(jevons_ledger::LedgerError::WriterStopped))
     })
 }
+
+/// A test-only TLS file (see fixtures/tls/README.md).
+pub fn tls_fixture(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+/// A TLS acceptor with the fixture identity for `localhost` / 127.0.0.1.
+pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(tls_fixture("localhost.cert.pem"))
+            .expect("cert file")
+            .collect::<Result<_, _>>()
+            .expect("certs");
+    let key = PrivateKeyDer::from_pem_file(tls_fixture("localhost.key.pem")).expect("key");
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+/// Terminates TLS on a new 127.0.0.1 port and relays each connection to `upstream` in the
+/// clear (an https:// front for a mock provider); returns the port.
+pub fn tls_front(upstream: std::net::SocketAddr) -> u16 {
+    let std_l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    std_l.set_nonblocking(true).expect("nonblocking");
+    let port = std_l.local_addr().expect("addr").port();
+    let l = tokio::net::TcpListener::from_std(std_l).expect("listener");
+    let acceptor = tls_acceptor();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    port
+}
