@@ -43,10 +43,7 @@ async fn providers_over_https_with_a_ca_file_answer_and_bill() {
             )
             .await;
         assert_eq!(r.status(), 200, "chat stream={stream}");
-        let rid = r.headers()["x-jevons-request-id"]
-            .to_str()
-            .unwrap()
-            .to_string();
+        let rid = common::request_id(&r);
         let text = r.text().await.unwrap();
         assert!(!text.is_empty());
         let events = env.events_of(&rid);
@@ -64,11 +61,7 @@ async fn providers_over_https_with_a_ca_file_answer_and_bill() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let rid = r.headers()["x-jevons-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let events = env.events_of(&rid);
+    let events = env.events_of(&common::request_id(&r));
     assert!(
         events[0].usage.output > 0 && events[0].cost.pico() > 0,
         "{events:?}"

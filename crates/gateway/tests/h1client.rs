@@ -9,10 +9,13 @@ use std::time::Duration;
 use http::HeaderValue;
 use jevons_gateway::h1client::{post, CallError, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Reads one request (head and Content-Length body); `None` when the client closed.
-async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+) -> Option<String> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
@@ -92,6 +95,14 @@ async fn body_of(t: &Target) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&b).to_string())
 }
 
+/// `n` requests in a row, each answered `want`; then the connections the server accepted.
+async fn answers(t: &Target, n: usize, want: &str, conns: &AtomicUsize) -> usize {
+    for _ in 0..n {
+        assert_eq!(body_of(t).await, Ok(want.to_string()));
+    }
+    conns.load(Ordering::SeqCst)
+}
+
 #[tokio::test]
 async fn keep_alive_connections_are_reused() {
     let (t, conns) = server(ok, usize::MAX).await;
@@ -118,19 +129,13 @@ async fn connection_close_and_unframed_answers_are_not_reused() {
         b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok".to_vec()
     }
     let (t, conns) = server(close, usize::MAX).await;
-    for _ in 0..3 {
-        assert_eq!(body_of(&t).await, Ok("ok".into()));
-    }
-    assert_eq!(conns.load(Ordering::SeqCst), 3);
+    assert_eq!(answers(&t, 3, "ok", &conns).await, 3);
     // No length and not chunked: the body runs to the connection's end.
     fn eof(_: usize) -> Vec<u8> {
         b"HTTP/1.1 200 OK\r\n\r\nuntil the end".to_vec()
     }
     let (t, conns) = server(eof, 1).await;
-    for _ in 0..2 {
-        assert_eq!(body_of(&t).await, Ok("until the end".into()));
-    }
-    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    assert_eq!(answers(&t, 2, "until the end", &conns).await, 2);
 }
 
 #[tokio::test]
@@ -139,10 +144,7 @@ async fn chunked_answers_decode_and_interim_answers_are_skipped() {
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\ntrailer: t\r\n\r\n".to_vec()
     }
     let (t, conns) = server(chunked, usize::MAX).await;
-    for _ in 0..3 {
-        assert_eq!(body_of(&t).await, Ok("hello world".into()));
-    }
-    assert_eq!(conns.load(Ordering::SeqCst), 1);
+    assert_eq!(answers(&t, 3, "hello world", &conns).await, 1);
 }
 
 #[tokio::test]
@@ -321,7 +323,7 @@ async fn tls_server() -> (u16, Arc<AtomicUsize>) {
                 };
                 let mut buf = Vec::new();
                 let mut n = 0;
-                while read_tls_request(&mut tls, &mut buf).await {
+                while read_request(&mut tls, &mut buf).await.is_some() {
                     if tls.write_all(&ok(n)).await.is_err() {
                         return;
                     }
@@ -331,29 +333,6 @@ async fn tls_server() -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, conns)
-}
-
-/// Reads one request head and its Content-Length body from a TLS stream.
-async fn read_tls_request<S: tokio::io::AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> bool {
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                buf.drain(..end + 4 + len);
-                return true;
-            }
-        }
-        let mut b = [0u8; 4096];
-        match s.read(&mut b).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => buf.extend_from_slice(&b[..n]),
-        }
-    }
 }
 
 #[tokio::test]

@@ -158,6 +158,14 @@ pub fn flush_blocking(
     })
 }
 
+/// The `x-jevons-request-id` of a response.
+pub fn request_id(r: &reqwest::Response) -> String {
+    r.headers()["x-jevons-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
 /// A test-only TLS file (see fixtures/tls/README.md).
 pub fn tls_fixture(name: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
