@@ -145,11 +145,10 @@ impl Target {
         })
     }
 
-    /// The same target, also trusting the CA certificates in the PEM file `ca_file`.
-    pub fn trusting(mut self, ca_file: &std::path::Path) -> Result<Target, String> {
-        let extra = load_roots(ca_file)?;
-        self.tls_config = Some(build_tls_config(extra)?);
-        Ok(self)
+    /// The same target with these TLS settings (from [`tls_trusting`]).
+    pub fn with_tls(mut self, tls: Arc<rustls::ClientConfig>) -> Target {
+        self.tls_config = Some(tls);
+        self
     }
 
     /// `scheme://host:port`.
@@ -343,6 +342,12 @@ pub fn load_roots(
             .map_err(|e| format!("certificate {} in '{shown}' is unusable: {e}", i + 1))?;
     }
     Ok(certs)
+}
+
+/// Client TLS settings trusting the CA certificates in the PEM file `ca_file` besides the
+/// Mozilla roots (read once; shared by a provider's targets).
+pub fn tls_trusting(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    build_tls_config(load_roots(ca_file)?)
 }
 
 /// Client TLS settings: the Mozilla roots plus `extra`, ALPN `http/1.1`.

@@ -56,6 +56,11 @@ impl Upstream {
             v.ok()
         });
         let json = HeaderValue::from_static("application/json");
+        // The CA file is read once for the provider's three targets.
+        let tls = p.ca_file.as_ref().map(|ca| {
+            h1client::tls_trusting(std::path::Path::new(ca))
+                .map_err(|why| format!("ca_file: {why}"))
+        });
         let target = |e: Endpoint| {
             let mut fixed: Vec<(&str, &HeaderValue)> = vec![("content-type", &json)];
             if let Some(a) = &auth {
@@ -67,10 +72,8 @@ impl Upstream {
             let t = Target::post(&format!("{base_url}{}", e.path()), &fixed).map_err(|why| {
                 format!("base_url '{base_url}' does not form a usable URL: {why}")
             })?;
-            match &p.ca_file {
-                Some(ca) => t
-                    .trusting(std::path::Path::new(ca))
-                    .map_err(|why| format!("ca_file: {why}")),
+            match &tls {
+                Some(tls) => tls.clone().map(|tls| t.with_tls(tls)),
                 None => Ok(t),
             }
         };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
-use jevons_gateway::h1client::{post, CallError, Target};
+use jevons_gateway::h1client::{post, tls_trusting, CallError, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -343,8 +343,7 @@ async fn https_with_a_trusted_ca_file_works_and_keeps_its_connection() {
         &[],
     )
     .expect("target")
-    .trusting(&fixture("localhost.cert.pem"))
-    .expect("trusted");
+    .with_tls(tls_trusting(&fixture("localhost.cert.pem")).expect("trusted"));
     for i in 0..3 {
         assert_eq!(body_of(&t).await, Ok(format!("{{\"n\":{i}}}")));
     }
@@ -361,10 +360,7 @@ async fn https_to_an_untrusted_certificate_is_a_connect_error() {
         }
         other => panic!("expected a TLS error, got {other:?}"),
     }
-    // A file that is not a certificate is refused when the target is built.
-    let e = Target::post(&format!("https://localhost:{port}/x"), &[])
-        .expect("target")
-        .trusting(&fixture("README.md"))
-        .expect_err("not a certificate");
+    // A file that is not a certificate is refused when the TLS settings are built.
+    let e = tls_trusting(&fixture("README.md")).expect_err("not a certificate");
     assert!(e.contains("holds no certificate"), "{e}");
 }
