@@ -646,13 +646,13 @@ pub(crate) fn orphans(db: &Path) -> Result<Option<Orphans>, LedgerError> {
     if !dir.is_dir() {
         return Ok(None);
     }
-    find_orphans(&dir, "").map(Some)
+    find_orphans(&dir).map(Some)
 }
 
 /// Segments whose owner is dead: its lock file is missing or its `flock` is free. An owner
 /// renames its locked lock file into place before it writes a segment and deletes it only
 /// after its segments, so a segment without a lock file is a dead owner's.
-fn find_orphans(dir: &Path, me: &str) -> Result<Orphans, LedgerError> {
+fn find_orphans(dir: &Path) -> Result<Orphans, LedgerError> {
     let mut out = Orphans::default();
     let mut segments = Vec::new();
     let mut owners = std::collections::BTreeSet::new();
@@ -678,9 +678,6 @@ fn find_orphans(dir: &Path, me: &str) -> Result<Orphans, LedgerError> {
     }
     let mut dead = std::collections::BTreeSet::new();
     for owner in owners {
-        if owner == me {
-            continue;
-        }
         let path = dir.join(format!("{owner}.lock"));
         match OpenOptions::new().write(true).open(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
