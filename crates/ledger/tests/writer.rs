@@ -32,6 +32,19 @@ fn journalled(path: &std::path::Path) -> Vec<jevons_ledger::LedgerEvent> {
     out
 }
 
+/// `e` is stored once and counted once in the totals.
+async fn stored_once(ledger: &SqliteLedger, e: jevons_ledger::LedgerEvent) {
+    let t = ledger.totals(0, i64::MAX).await.unwrap();
+    assert_eq!(t.requests, 1);
+    assert_eq!(t.cost, MoneySum::from(e.cost));
+    let back = ledger
+        .reader()
+        .unwrap()
+        .events_for_request(e.request_id)
+        .unwrap();
+    assert_eq!(back, vec![e]);
+}
+
 fn tmp() -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("sub/ledger.sqlite");
@@ -162,15 +175,7 @@ async fn duplicates_are_refused_and_not_double_counted() {
         .await
         .unwrap();
     assert_eq!((r.inserted, r.duplicates), (0, 2));
-    let t = ledger.totals(0, i64::MAX).await.unwrap();
-    assert_eq!(t.requests, 1);
-    assert_eq!(t.cost, MoneySum::from(e.cost));
-    let back = ledger
-        .reader()
-        .unwrap()
-        .events_for_request(e.request_id)
-        .unwrap();
-    assert_eq!(back, vec![e]);
+    stored_once(&ledger, e).await;
 }
 
 #[tokio::test]
@@ -183,15 +188,7 @@ async fn journalled_duplicates_are_stored_and_rolled_up_once() {
     ledger.record(e.clone()).await.unwrap();
     ledger.flush().await.unwrap();
     ledger.record(e.clone()).await.unwrap();
-    let t = ledger.totals(0, i64::MAX).await.unwrap();
-    assert_eq!(t.requests, 1);
-    assert_eq!(t.cost, MoneySum::from(e.cost));
-    let back = ledger
-        .reader()
-        .unwrap()
-        .events_for_request(e.request_id)
-        .unwrap();
-    assert_eq!(back, vec![e]);
+    stored_once(&ledger, e).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
